@@ -1,0 +1,5 @@
+import sys
+
+from rfzoo.cli import main
+
+sys.exit(main())

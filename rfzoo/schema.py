@@ -1,0 +1,101 @@
+"""The shape of rfzoo's data: one JSON document per analyzed model, and the catalog index.
+
+This module is the contract between the analysis (which writes these documents),
+the catalog build (which stores them), the gradient probe (which adds
+`verification` and `erf`) and the site (which reads them without importing torch).
+
+Per-axis values are lists ordered like the input's spatial axes: [H, W] for
+images, [T, H, W] for video. Floats are rounded with `round_float` so that the
+same inputs always give the same bytes.
+
+Model document (``data/models/<source>/<name>.json``)::
+
+    {
+      "schema": 1,
+      "source": "torchvision" | "timm" | "user",
+      "name": "resnet50",
+      "model": "torchvision/resnet50",
+      "family": "resnet",
+      "task": "classification" | "segmentation" | "detection" | "keypoint"
+              | "video" | "optical_flow" | "quantized" | "user",
+      "input_size": [224, 224],           # spatial input size analyzed
+      "params": 25557032,                 # parameter count (int) or null
+      "versions": {"torch": "...", "torchvision": "...", "timm": "...", "rfzoo": "..."},
+      "status": "exact" | "partial" | "failed",
+      "reason": "",                       # one line, empty when exact
+      "summary": {                        # the last node that still has spatial resolution
+        "node": "layer4.2.relu_2",
+        "rf": [427, 427], "rf_min": [35, 35], "jump": [32, 32],
+        "center": [-0.5, -0.5], "effective_padding": [213, 213],
+        "output_size": [7, 7],
+        "global": false,                  # true when global context reaches that node
+        "global_from": "avgpool"          # first node whose output depends on all positions, or null
+      },
+      "layers": [                         # every traced node with a tensor output, in graph order
+        {
+          "name": "layer1.0.conv1",       # fx node name (module path with dots)
+          "op": "Conv2d(k=1, s=1, p=0)",  # short label of what the node does
+          "kind": "conv",                 # rule kind: input|conv|pool|pad|resample|merge|pointwise|global|reshape|...
+          "output_size": [56, 56],        # null entries for axes the node no longer has
+          "rf": [35, 35],                 # largest RF over all paths and unit positions (null: no local RF)
+          "rf_min": [35, 35],             # smallest path's RF
+          "jump": [4, 4],                 # float when fractional (after upsampling)
+          "center": [-0.5, -0.5],         # center of unit 0's RF in input pixel coordinates
+          "effective_padding": [17, 17],  # how far unit 0's RF reaches before pixel 0
+          "global": false,                # depends on every input position through some path
+          "aligned": true,                # false when a merge joins inputs with different jumps/centers
+          "position_dependent": false,    # RF differs with the unit's position (after upsampling)
+          "border_units": [1, 1]          # units per axis whose RF is cut by the image border
+        }
+      ],
+      "stages": [                         # where a feature map of a new resolution ends
+        {"name": "layer1", "node": "layer1.2.relu_2", "rf": [99, 99], "jump": [4, 4],
+         "output_size": [56, 56], "declared_reduction": 4, "reduction_matches": true}
+      ],
+      "feature_info_mismatches": [],      # stages whose library-declared reduction != computed jump
+      "links": {"source": "https://...", "paper": "https://..."},
+      "verification": null | {            # added by the gradient probe (rfzoo.probe)
+        "dtype": "float64", "samples": 3, "input_size": [..],
+        "stages": [{"node": ..., "unit": [..], "measured_box": [[a0, b0], [a1, b1]],
+                    "analytic_box": [[a0, b0], [a1, b1]], "agree": true}],
+        "verified": true
+      },
+      "erf": null | {                     # added by the gradient probe
+        "weights": "random", "init": "...", "input_size": [..], "samples": 8,
+        "stages": [{"node": ..., "radius": {"20": r, "30": r, "50": r, "99": r},
+                    "erf_trf_ratio": 0.12, "offset": [dy, dx],
+                    "heatmap": {"shape": [h, w], "scale": s, "origin": [y0, x0], "data": "base64 uint8"}}]
+      }
+    }
+
+Catalog index (``data/index.json`` and ``data/index.csv``): one row per model with
+the columns of INDEX_COLUMNS; ``rf`` and ``jump`` are the summary's values written
+as ``HxW`` strings in the CSV and lists in the JSON; ``verified`` is true, false
+or empty (not measured).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+INDEX_COLUMNS: tuple[str, ...] = (
+    "source",
+    "name",
+    "family",
+    "task",
+    "input_size",
+    "rf",
+    "jump",
+    "rf_ratio",
+    "params",
+    "status",
+    "reason",
+    "verified",
+)
+
+
+def round_float(value: float, digits: int = 4) -> float | int:
+    """Round for stable JSON: integral values become ints, others keep `digits` decimals."""
+    if float(value).is_integer():
+        return int(value)
+    return round(float(value), digits)
