@@ -1,0 +1,183 @@
+"""Cache keys: a model is recomputed only when something its document depends on changed.
+
+The key hashes the model id, the requested input size, the versions of torch,
+torchvision and timm, and the analysis code version: a hash of the source files of
+every rfzoo module that shapes a document (everything except the command line, the
+catalog's own scheduling code and the site), plus ANALYSIS_VERSION for changes no
+source hash sees. The probe (verification + ERF) has its own key, so a `--no-probe`
+build reuses documents that carry probe results, and a probe build upgrades documents
+that do not.
+
+Cache entries live beside the data (``cache/<source>/<stem>.json``) so a committed
+data directory is a warm cache for a fresh clone with the locked versions.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rfzoo.catalog import store
+from rfzoo.catalog.sources import ModelRef
+
+# Bump to invalidate every cached document without a code change (e.g. a data fix).
+ANALYSIS_VERSION = 1
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# Paths under rfzoo/ that never change a model document: hashing them would rebuild the
+# whole catalog for an edit to the CLI or the site.
+_NOT_ANALYSIS = (
+    "__main__.py",
+    "cli.py",
+    "commands/",
+    "site/",
+    "diff.py",
+    "diff/",
+    "catalog/cli.py",
+    "catalog/runner.py",
+    "catalog/progress.py",
+    "catalog/cache.py",
+    "catalog/coverage.py",
+    "catalog/merge.py",
+    "probe/cli.py",
+)
+_PROBE_PREFIX = "probe/"
+
+
+def _source_files() -> list[Path]:
+    files = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        rel = path.relative_to(PACKAGE_DIR).as_posix()
+        if not any(rel == skip or rel.startswith(skip) for skip in _NOT_ANALYSIS if skip):
+            files.append(path)
+    return files
+
+
+def _hash_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def analysis_version() -> str:
+    files = [p for p in _source_files() if not _rel(p).startswith(_PROBE_PREFIX)]
+    return f"{ANALYSIS_VERSION}-{_hash_files(files)}"
+
+
+@functools.cache
+def probe_version() -> str:
+    return _hash_files([p for p in _source_files() if _rel(p).startswith(_PROBE_PREFIX)])
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(PACKAGE_DIR).as_posix()
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def library_versions() -> dict[str, str | None]:
+    """Versions recorded in documents and keys (read from metadata: no torch import)."""
+    return {
+        "torch": _dist_version("torch"),
+        "torchvision": _dist_version("torchvision"),
+        "timm": _dist_version("timm"),
+        "rfzoo": _dist_version("rfzoo") or "0.1.0",
+    }
+
+
+def _user_source_hash(name: str) -> str | None:
+    """A user model's file contents belong in its key: editing the file must rebuild."""
+    module, _, _ = name.rpartition(":")
+    path: Path | None = None
+    if module.endswith(".py"):
+        path = Path(module)
+    else:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            path = Path(spec.origin)
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def model_key(ref: ModelRef, input_size: list[int] | None) -> str:
+    parts: dict[str, Any] = {
+        "model": ref.id,
+        "input_size": input_size,
+        "versions": library_versions(),
+        "analysis": analysis_version(),
+    }
+    if ref.source == "user":
+        parts["user_source"] = _user_source_hash(ref.name)
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    probe_key: str | None  # None: the document has no probe results
+    row: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "probe_key": self.probe_key, "row": self.row}
+
+
+def read_entry(data_dir: Path, ref: ModelRef) -> CacheEntry | None:
+    path = store.cache_path(data_dir, ref)
+    try:
+        raw = store.read_json(path)
+        return CacheEntry(raw["key"], raw.get("probe_key"), raw["row"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or unreadable: recompute
+
+
+def write_entry(data_dir: Path, ref: ModelRef, entry: CacheEntry) -> None:
+    store.write_json(store.cache_path(data_dir, ref), entry.to_dict())
+
+
+def is_fresh(
+    data_dir: Path, ref: ModelRef, entry: CacheEntry | None, key: str, want_probe: bool
+) -> bool:
+    """A hit needs the same key, the document on disk, and probe results if asked for."""
+    if entry is None or entry.key != key:
+        return False
+    if want_probe and entry.probe_key != probe_version():
+        return False
+    return store.model_path(data_dir, ref).is_file()
+
+
+def iter_entries(data_dir: Path) -> list[tuple[ModelRef, CacheEntry]]:
+    found = []
+    root = data_dir / "cache"
+    if not root.is_dir():
+        return found
+    for path in sorted(root.glob("*/*.json")):
+        try:
+            raw = store.read_json(path)
+            entry = CacheEntry(raw["key"], raw.get("probe_key"), raw["row"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        row = entry.row
+        found.append((ModelRef(str(row["source"]), str(row["name"])), entry))
+    return found

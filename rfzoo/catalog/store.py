@@ -1,0 +1,158 @@
+"""Deterministic, atomic storage of the catalog: per-model documents and the index.
+
+Layout of a data directory::
+
+    models/<source>/<stem>.json    one document per model (rfzoo.schema)
+    cache/<source>/<stem>.json     cache entry: key, index row (see rfzoo.catalog.cache)
+    index.json                     {"schema", "columns", "models": [row, ...]}
+    index.csv                      the same rows, rf/jump/input_size as HxW strings
+
+Same inputs, same bytes: sorted keys, floats through `round_float`, a trailing newline,
+no timestamps. Every write goes to a temporary file in the same directory and is moved
+into place with `os.replace`, so a killed build never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rfzoo.catalog.sources import ModelRef
+from rfzoo.schema import INDEX_COLUMNS, SCHEMA_VERSION, round_float
+
+
+def normalize(value: Any) -> Any:
+    """Plain JSON types with rounded floats; tuples become lists; NaN/inf become null."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return round_float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize(v) for v in value]
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return normalize(value.item())
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(data: Any) -> str:
+    """One top-level key per line, and one line per item of top-level lists.
+
+    A layer table then diffs line by line when a library changes one layer, and the
+    file stays about as small as compact JSON.
+    """
+    data = normalize(data)
+    if not isinstance(data, dict):
+        return _compact(data) + "\n"
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(_compact(v) for v in value)
+            lines.append(f"{_compact(key)}:[\n  {items}\n]")
+        else:
+            lines.append(f"{_compact(key)}:{_compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomic: the file is either the old one or the complete new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, dumps(data))
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def model_path(data_dir: Path, ref: ModelRef) -> Path:
+    return data_dir / "models" / ref.source / f"{ref.file_stem}.json"
+
+
+def cache_path(data_dir: Path, ref: ModelRef) -> Path:
+    return data_dir / "cache" / ref.source / f"{ref.file_stem}.json"
+
+
+# ---- index ---------------------------------------------------------------------------
+
+
+def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The index row of a model document (columns of rfzoo.schema.INDEX_COLUMNS)."""
+    summary = doc.get("summary") or {}
+    input_size = doc.get("input_size")
+    rf = summary.get("rf")
+    rf_ratio = None
+    if rf and input_size and len(rf) == len(input_size):
+        ratios = [r / n for r, n in zip(rf, input_size, strict=True) if r is not None and n]
+        rf_ratio = round_float(max(ratios)) if ratios else None
+    verification = doc.get("verification") or {}
+    row = {
+        "source": doc.get("source"),
+        "name": doc.get("name"),
+        "family": doc.get("family"),
+        "task": doc.get("task"),
+        "input_size": input_size,
+        "rf": rf,
+        "jump": summary.get("jump"),
+        "rf_ratio": rf_ratio,
+        "params": doc.get("params"),
+        "status": doc.get("status"),
+        "reason": doc.get("reason") or "",
+        "verified": verification.get("verified") if verification else None,
+    }
+    assert tuple(row) == INDEX_COLUMNS, "index_row out of sync with rfzoo.schema.INDEX_COLUMNS"
+    return normalize(row)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "x".join("" if v is None else str(v) for v in value)
+    return str(value)
+
+
+def index_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INDEX_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in INDEX_COLUMNS])
+    return out.getvalue()
+
+
+def write_index(data_dir: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    ordered = sorted(rows, key=lambda r: (str(r["source"]), str(r["name"])))
+    write_json(
+        data_dir / "index.json",
+        {"schema": SCHEMA_VERSION, "columns": list(INDEX_COLUMNS), "models": ordered},
+    )
+    write_text(data_dir / "index.csv", index_csv(ordered))
