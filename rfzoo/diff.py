@@ -147,7 +147,7 @@ def _index_rows(index: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None
 def read_catalog(root: Path) -> Catalog:
     """Index rows first; per-model documents (when present) add versions and fill gaps."""
     index_path, models_dir = root / "index.json", root / "models"
-    if not index_path.is_file() and not models_dir.is_dir():
+    if not _is_catalog(root):
         raise CatalogNotFoundError(f"{root} is not a catalog directory (no index.json, no models/)")
     catalog = Catalog()
     if index_path.is_file():
@@ -175,8 +175,7 @@ def _export_git_catalog(spec: str, dest: Path) -> Path:
     if not rev or _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]).returncode:
         raise GitRevisionError(f"unknown git revision {rev!r} in {spec!r}")
     if _git(["cat-file", "-e", f"{rev}:{path}"]).returncode:
-        dest.joinpath(path).mkdir(parents=True)  # a revision from before the catalog: empty
-        return dest / path
+        return dest / path  # a revision from before the catalog: read as empty
     archive = _git(["archive", "--format=tar", rev, "--", path])
     if archive.returncode:
         raise GitRevisionError(f"git archive {rev} {path}: {archive.stderr.decode().strip()}")
@@ -187,8 +186,8 @@ def _export_git_catalog(spec: str, dest: Path) -> Path:
     return dest / path
 
 
-def _is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
+def _is_catalog(root: Path) -> bool:
+    return (root / "index.json").is_file() or (root / "models").is_dir()
 
 
 @contextmanager
@@ -199,7 +198,7 @@ def open_catalog(spec: str) -> Iterator[Catalog]:
         return
     with tempfile.TemporaryDirectory(prefix="rfzoo-diff-") as tmp:
         root = _export_git_catalog(spec, Path(tmp))
-        yield Catalog() if _is_empty_dir(root) else read_catalog(root)
+        yield read_catalog(root) if _is_catalog(root) else Catalog()  # no catalog yet at REV
 
 
 # ---------------------------------------------------------------- comparing
@@ -344,9 +343,12 @@ def default_title(diff: CatalogDiff) -> str:
     return f"{diff.old_label} → {diff.new_label}"
 
 
-def to_markdown(diff: CatalogDiff, title: str | None = None, max_rows: int | None = None) -> str:
+def to_markdown(
+    diff: CatalogDiff, title: str | None = None, max_rows: int | None = None, date: str = ""
+) -> str:
+    heading = " · ".join(part for part in (date, title or default_title(diff)) if part)
     lines = [
-        f"## {title or default_title(diff)}",
+        f"## {heading}",
         "",
         f"Catalog `{diff.old_label}` → `{diff.new_label}`: {_counts_line(diff)}",
         "",
@@ -406,7 +408,7 @@ def _write_text(path: Path, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_catalog(args.old) as old, open_catalog(args.new) as new:
         diff = diff_catalogs(old, new, args.old, args.new)
-    markdown = to_markdown(diff, args.title, args.max_rows)
+    markdown = to_markdown(diff, args.title, args.max_rows, args.date)
     text = to_json(diff) if args.format == "json" else markdown
     if args.output:
         _write_text(Path(args.output), text)
@@ -415,7 +417,7 @@ def run(args: argparse.Namespace) -> int:
     if args.changelog and not diff.is_empty:
         path = Path(args.changelog)
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
-        _write_text(path, add_to_changelog(existing, to_markdown(diff, args.title)))
+        _write_text(path, add_to_changelog(existing, to_markdown(diff, args.title, date=args.date)))
     return 1 if args.exit_code and not diff.is_empty else 0
 
 
@@ -433,6 +435,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     parser.add_argument(
         "--title", help="heading of the Markdown (default: the new library versions)"
+    )
+    parser.add_argument(
+        "--date", default="", help="date of the data, put before the title (the changelog's order)"
     )
     parser.add_argument(
         "--max-rows",

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Build shard I of N of the catalog into OUT (a catalog data directory).
+#   bash scripts/ci/catalog_shard.sh I N OUT [NAMES...]   # NAMES: a smaller list than --all
+source "$(dirname "$0")/lib.sh"
+
+if [ $# -lt 3 ]; then
+    echo "usage: $0 I N OUT [NAMES...]" >&2
+    exit 2
+fi
+index=$1 count=$2 out=$3
+shift 3
+selection=("$@")
+[ ${#selection[@]} -gt 0 ] || selection=(--all)
+
+start=$SECONDS
+# shellcheck disable=SC2086  # CATALOG_BUILD_ARGS is a list of words
+rfzoo build "${selection[@]}" --shard "$index/$count" --data-dir "$out" $CATALOG_BUILD_ARGS
+echo "shard $index/$count built in $((SECONDS - start)) s" | tee -a "${GITHUB_STEP_SUMMARY:-/dev/null}"
