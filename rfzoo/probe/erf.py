@@ -58,7 +58,9 @@ def erf_map(
     return grad.abs().sum(dim=1).mean(dim=0).to(torch.float64).numpy()
 
 
-def mass_radius(grad_map: np.ndarray, center: Sequence[float], levels: Sequence[int]) -> dict[str, float]:
+def mass_radius(
+    grad_map: np.ndarray, center: Sequence[float], levels: Sequence[int]
+) -> dict[str, float]:
     """Smallest Chebyshev radius around `center` holding each level (percent) of the mass."""
     grids = np.meshgrid(*(np.arange(n) for n in grad_map.shape), indexing="ij")
     dist = np.max([np.abs(g - c) for g, c in zip(grids, center, strict=True)], axis=0).ravel()

@@ -73,7 +73,9 @@ def layer_norm_detached(
     eps: float = 1e-5,
 ) -> torch.Tensor:
     """`F.layer_norm`; statistics detached only when they span more than one dim."""
-    shape = tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
+    shape = (
+        tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
+    )
     if len(shape) <= 1:  # over channels only: per position, keeps its real gradient
         return _LAYER_NORM(x, shape, weight, bias, eps)
     y = _normalize_detached(x, tuple(range(-len(shape), 0)), eps)

@@ -77,6 +77,4 @@ def gradient_support(
     (grad,) = torch.autograd.grad(objective, x)
     per_sample = (grad != 0).any(dim=1).numpy()  # (samples, *spatial)
     mask = per_sample.any(axis=0)
-    return Support(
-        box=mask_box(mask), sample_boxes=[mask_box(m) for m in per_sample], mask=mask
-    )
+    return Support(box=mask_box(mask), sample_boxes=[mask_box(m) for m in per_sample], mask=mask)

@@ -108,7 +108,9 @@ def test_squeeze_excite_gate_detached_gives_local_box() -> None:
 def test_norm_statistics_detached_gives_local_box(make) -> None:
     gm = traced(randomize_(make()))
     node = out_node(gm)
-    full = gradient_support(LocalRunner(gm, detach_norm_statistics=False), node, (1, 16, 16), (8, 8))
+    full = gradient_support(
+        LocalRunner(gm, detach_norm_statistics=False), node, (1, 16, 16), (8, 8)
+    )
     assert full.box == [(0, 15), (0, 15)]
     local = gradient_support(LocalRunner(gm), node, (1, 16, 16), (8, 8))
     assert local.box == [(6, 10), (6, 10)]
