@@ -94,11 +94,13 @@ def _dist_version(name: str) -> str | None:
 @functools.cache
 def library_versions() -> dict[str, str | None]:
     """Versions recorded in documents and keys (read from metadata: no torch import)."""
+    from rfzoo.version import __version__
+
     return {
         "torch": _dist_version("torch"),
         "torchvision": _dist_version("torchvision"),
         "timm": _dist_version("timm"),
-        "rfzoo": _dist_version("rfzoo") or "0.1.0",
+        "rfzoo": __version__,
     }
 
 

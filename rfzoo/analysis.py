@@ -1,0 +1,373 @@
+"""`rfzoo.analyze`: model (or name) in, per-layer receptive-field table out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from rfzoo import layout as L
+from rfzoo.engine import NodeRF, ReceptiveFieldEngine
+from rfzoo.errors import InputTooSmallError, RfzooError
+from rfzoo.graph_builder import BuiltGraph, build_graph
+from rfzoo.models import ModelSpec, resolve
+from rfzoo.schema import SCHEMA_VERSION, round_float
+from rfzoo.trace import _NodeFailure, looks_too_small, node_path, propagate, trace
+from rfzoo.version import __version__
+
+
+@dataclass
+class Layer:
+    """One row of the table: per-axis lists, None where an axis has no local RF."""
+
+    name: str
+    op: str
+    kind: str
+    output_size: list[int | None]
+    rf: list[int] | None
+    rf_min: list[int] | None
+    jump: list[float] | None
+    center: list[float] | None
+    effective_padding: list[float] | None
+    is_global: bool
+    aligned: bool
+    misalignment: str
+    position_dependent: bool
+    border_units: list[int | None]
+    layout: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "op": self.op,
+            "kind": self.kind,
+            "output_size": self.output_size,
+            "rf": self.rf,
+            "rf_min": self.rf_min,
+            "jump": _numbers(self.jump),
+            "center": _numbers(self.center),
+            "effective_padding": _numbers(self.effective_padding),
+            "global": self.is_global,
+            "aligned": self.aligned,
+            "position_dependent": self.position_dependent,
+            "border_units": self.border_units,
+            "layout": self.layout,
+        }
+        if self.misalignment:
+            d["misalignment"] = self.misalignment
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+
+def _numbers(values: list[float] | None) -> list[float | int] | None:
+    return None if values is None else [round_float(v) for v in values]
+
+
+@dataclass
+class Analysis:
+    model: str
+    source: str
+    input_size: tuple[int, ...]
+    in_channels: int
+    layers: list[Layer]
+    graph_module: fx.GraphModule
+    engine: ReceptiveFieldEngine
+    built: BuiltGraph
+    status: str
+    reason: str
+
+    # -- queries -----------------------------------------------------------------------
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def fx_node(self, name: str) -> str:
+        """The fx node name of a layer (for running the GraphModule up to it)."""
+        return self.built.fx_names[name]
+
+    def unit_box(self, name: str, unit: tuple[int, ...] | list[int]) -> list[tuple[int, int] | None]:
+        """Inclusive input-pixel box per axis of one unit of a layer (local RF, global paths ignored)."""
+        return self.engine.unit_box(name, list(unit))
+
+    def global_context_nodes(self) -> set[str]:
+        """Layers whose output depends on every position only (global pooling, attention, ...)."""
+        return {n.name for n in self.engine.nodes.values() if n.mixes_all and not n.keeps_local}
+
+    def global_statistics_nodes(self) -> set[str]:
+        """Layers that keep a local path but add global statistics (GroupNorm, InstanceNorm, ...)."""
+        return {n.name for n in self.engine.nodes.values() if n.mixes_all and n.keeps_local}
+
+    def summary_layer(self) -> Layer | None:
+        """The last layer that still has spatial resolution and a local RF on every axis."""
+        for layer in reversed(self.layers):
+            if layer.rf is not None and layer.layout != "other" and all(s is not None for s in layer.output_size):
+                return layer
+        return None
+
+    def stage_layers(self) -> list[Layer]:
+        """The last layer of each resolution, in order of first appearance (the stages)."""
+        last_at: dict[tuple[Any, ...], Layer] = {}
+        order: list[tuple[Any, ...]] = []
+        for layer in self.layers:
+            if layer.rf is None or layer.layout == "other" or layer.kind == "input":
+                continue
+            key = (tuple(layer.output_size), tuple(layer.jump or ()))
+            if key not in last_at:
+                order.append(key)
+            last_at[key] = layer
+        return [last_at[k] for k in order]
+
+    def global_from(self) -> str | None:
+        return next((layer.name for layer in self.layers if layer.is_global), None)
+
+    # -- export ------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        layer = self.summary_layer()
+        if layer is None:
+            return {"node": None, "rf": None, "jump": None, "global_from": self.global_from()}
+        return {
+            "node": layer.name,
+            "rf": layer.rf,
+            "rf_min": layer.rf_min,
+            "jump": _numbers(layer.jump),
+            "center": _numbers(layer.center),
+            "effective_padding": _numbers(layer.effective_padding),
+            "output_size": layer.output_size,
+            "global": layer.is_global,
+            "global_from": self.global_from(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        source, _, name = self.model.rpartition("/")
+        return {
+            "schema": SCHEMA_VERSION,
+            "source": source or self.source,
+            "name": name,
+            "model": self.model,
+            "input_size": list(self.input_size),
+            "status": self.status,
+            "reason": self.reason,
+            "summary": self.summary(),
+            "layers": [layer.to_dict() for layer in self.layers],
+            "stages": [
+                {"name": s.name, "node": s.name, "rf": s.rf, "jump": _numbers(s.jump), "output_size": s.output_size}
+                for s in self.stage_layers()
+            ],
+            "versions": library_versions(),
+        }
+
+    def to_json(self) -> str:
+        from rfzoo.export import to_json
+
+        return to_json(self.to_dict())
+
+    def to_csv(self) -> str:
+        from rfzoo.export import to_csv
+
+        return to_csv(self)
+
+    def to_markdown(self) -> str:
+        from rfzoo.export import to_markdown
+
+        return to_markdown(self)
+
+    def to_table(self, width: int = 100) -> str:
+        from rfzoo.export import to_table
+
+        return to_table(self, width)
+
+
+def library_versions() -> dict[str, str]:
+    import torchvision
+
+    versions = {"torch": torch.__version__, "torchvision": torchvision.__version__, "rfzoo": __version__}
+    try:
+        import timm
+
+        versions["timm"] = timm.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def analyze(
+    model_or_name: nn.Module | str,
+    input_size: int | tuple[int, ...] | list[int] | None = None,
+    *,
+    allow_partial: bool = False,
+    in_channels: int | None = None,
+) -> Analysis:
+    """Per-layer receptive fields of a model, exact on branching graphs.
+
+    `model_or_name` is an nn.Module or a name `rfzoo.models.resolve` understands.
+    `input_size` is one int (square/cubic) or the spatial sizes; default from the
+    library's metadata. With `allow_partial`, an op no rule knows ends the analysis of
+    the layers that depend on it (status "partial") instead of raising.
+    """
+    if isinstance(model_or_name, str):
+        spec = resolve(model_or_name)
+        default = spec.default_input_size()
+        size = _normalize_size(input_size, len(default)) if input_size is not None else default
+        channels = in_channels or spec.in_channels
+        model, gm, values = _build_and_trace(spec, size, channels)
+        label, source = spec.full_name, spec.source
+    else:
+        model = model_or_name.eval()
+        source = "timm" if type(model).__module__.startswith("timm.") else "user"
+        channels = in_channels or _guess_in_channels(model)
+        naxes = _guess_naxes(model)
+        size = _normalize_size(input_size if input_size is not None else 224, naxes)
+        gm = trace(model, source)
+        device = _device_of(model)
+        values = _shapes_or_explain(gm, size, channels, device)
+        label = f"user/{type(model).__name__}"
+    return _analyze_traced(label, source, gm, values, size, channels, allow_partial)
+
+
+def _analyze_traced(label: str, source: str, gm: fx.GraphModule, values: dict[fx.Node, Any],
+                    size: tuple[int, ...], channels: int, allow_partial: bool) -> Analysis:
+    built = build_graph(gm, values, len(size), allow_partial)
+    engine = ReceptiveFieldEngine(built.nodes, size)
+    results = engine.run()
+    layers = [_layer(engine, results[n.name], built, len(size)) for n in built.nodes]
+    status, reason = "exact", ""
+    if built.unsupported:
+        first = built.unsupported[0]
+        status = "partial"
+        others = f" (+{len(built.unsupported) - 1} more)" if len(built.unsupported) > 1 else ""
+        reason = f"{first}{others}; {len(built.skipped) + len(built.unsupported)} layers after it not analyzed"
+    return Analysis(label, source, size, channels, layers, gm, engine, built, status, reason)
+
+
+def _layer(engine: ReceptiveFieldEngine, rec: NodeRF, built: BuiltGraph, naxes: int) -> Layer:
+    node = engine.nodes[rec.name]
+    lay = built.layouts.get(rec.name)
+    first = lay[0] if isinstance(lay, tuple) and lay and not isinstance(lay[0], L.Dim) else lay
+    has_local = all(a is not None for a in rec.axes)
+    axes = rec.axes if has_local else None
+    return Layer(
+        name=rec.name,
+        op=node.op,
+        kind=node.kind,
+        output_size=list(node.output_size),
+        rf=[a.rf for a in axes] if axes else None,
+        rf_min=[a.rf_min for a in axes] if axes else None,
+        jump=[float(a.jump) for a in axes] if axes else None,
+        center=[float(a.center) for a in axes] if axes else None,
+        effective_padding=[float(a.effective_padding) for a in axes] if axes else None,
+        is_global=rec.is_global,
+        aligned=rec.aligned,
+        misalignment=rec.misalignment,
+        position_dependent=bool(axes) and any(not a.affine for a in axes),
+        border_units=rec.border_units if axes else [None] * naxes,
+        layout=L.layout_name(first, naxes) if isinstance(first, tuple) else "other",
+        notes=built.notes.get(rec.name, []),
+    )
+
+
+def _normalize_size(size: int | tuple[int, ...] | list[int], naxes: int) -> tuple[int, ...]:
+    if isinstance(size, int):
+        return (size,) * naxes
+    size = tuple(int(s) for s in size)
+    if len(size) == 1:
+        return size * naxes
+    if naxes == 3 and len(size) == 2:  # video: keep the default clip length? caller passes T explicitly
+        raise RfzooError("this model takes a clip: give T H W")
+    return size
+
+
+def _guess_in_channels(model: nn.Module) -> int:
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return m.in_channels
+        if isinstance(m, nn.Linear):
+            return m.in_features
+    return 3
+
+
+def _guess_naxes(model: nn.Module) -> int:
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
+            return 1
+        if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
+            return 3
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            return 2
+    return 2
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _build_and_trace(spec: ModelSpec, size: tuple[int, ...], channels: int):
+    """Build on the meta device (no memory, no init cost); fall back to CPU where meta fails."""
+    last_error: Exception | None = None
+    for device in ("meta", "cpu"):
+        try:
+            model = spec.build(device)
+        except RfzooError as err:
+            last_error = err
+            continue
+        gm = trace(model, spec.source)
+        try:
+            return model, gm, _shapes_or_explain(gm, size, channels, torch.device(device))
+        except InputTooSmallError:
+            raise
+        except RfzooError as err:
+            last_error = err
+    assert last_error is not None
+    raise last_error
+
+
+def _example(size: tuple[int, ...], channels: int, device: torch.device) -> torch.Tensor:
+    return torch.zeros(1, channels, *size, device=device)
+
+
+def _shapes_or_explain(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
+                       device: torch.device) -> dict[fx.Node, Any]:
+    try:
+        return propagate(gm, _example(size, channels, device))
+    except _NodeFailure as failure:
+        if not looks_too_small(failure.err):
+            raise RfzooError(f"running {node_path(failure.node)} failed: {failure.err}".split("\n")[0]) from None
+        smallest = _smallest_working(gm, size, channels, device)
+        hint = f"; the smallest input that works is {'x'.join(map(str, smallest))}" if smallest else ""
+        raise InputTooSmallError(
+            f"input {'x'.join(map(str, size))} is too small: the output of {node_path(failure.node)} collapses{hint}"
+        ) from None
+
+
+def _smallest_working(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
+                      device: torch.device) -> tuple[int, ...] | None:
+    def works(scale_to: int) -> bool:
+        trial = tuple(max(s, scale_to) for s in size)
+        try:
+            propagate(gm, _example(trial, channels, device))
+            return True
+        except _NodeFailure:
+            return False
+
+    hi = max(size)
+    while not works(hi):
+        hi *= 2
+        if hi > 4096:
+            return None
+    lo = max(1, min(size))
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if works(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return tuple(max(s, hi) for s in size)

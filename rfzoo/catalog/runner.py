@@ -1,0 +1,391 @@
+"""The catalog build: cache check, isolated workers, failures as data, index, summary.
+
+Each model runs in a worker process (`python -m rfzoo.catalog.worker`) with an address
+space limit (RLIMIT_AS) and a wall-clock limit; a worker handles models one at a time
+and is replaced after a crash, a timeout, an out-of-memory error, or RECYCLE_AFTER
+models (importing torch costs seconds, so workers are reused, but not forever). A model
+that raises, hangs or kills its worker is stored as ``failed`` with a one-line reason,
+and the build goes on. A finished model is on disk with its cache entry before the next
+one is counted, so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rfzoo.catalog import cache, store
+from rfzoo.catalog.coverage import coverage_lines
+from rfzoo.catalog.progress import Progress, format_duration
+from rfzoo.catalog.sources import ModelRef
+from rfzoo.catalog.worker import base_document
+from rfzoo.errors import RfzooError
+
+RECYCLE_AFTER = 40
+STARTUP_TIMEOUT = 180.0  # importing torch + timm on a cold disk
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+
+class BuildError(RfzooError):
+    """The build itself cannot go on (as opposed to one model failing)."""
+
+
+@dataclass
+class BuildOptions:
+    data_dir: Path = DEFAULT_DATA_DIR
+    jobs: int = 1
+    timeout: float = 600.0
+    memory_gb: float | None = 10.0
+    probe: bool = True
+    input_size: list[int] | None = None
+    retry_failed: bool = False
+    stream: IO[str] | None = None  # progress and summary; stderr by default
+
+
+@dataclass
+class Outcome:
+    ref: ModelRef
+    status: str
+    reason: str
+    cached: bool
+    seconds: float | None = None
+
+
+@dataclass
+class BuildReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def count(self, **match: Any) -> int:
+        return sum(all(getattr(o, k) == v for k, v in match.items()) for o in self.outcomes)
+
+    def summary_lines(self) -> list[str]:
+        statuses = Counter(o.status for o in self.outcomes)
+        built = self.count(cached=False)
+        lines = [
+            f"{'interrupted' if self.interrupted else 'done'}: {len(self.outcomes)} models "
+            f"(built {built}, cached {len(self.outcomes) - built}) -- "
+            f"exact {statuses['exact']}, partial {statuses['partial']}, "
+            f"failed {statuses['failed']} in {format_duration(self.seconds)}"
+        ]
+        rows = [{"source": o.ref.source, "status": o.status, "reason": o.reason}
+                for o in self.outcomes]
+        lines += coverage_lines(rows, max_reasons=8)
+        return lines
+
+
+def probe_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("rfzoo.probe") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class Worker:
+    """One worker process and the model it is working on."""
+
+    def __init__(self, options: BuildOptions, threads: int, log_dir: Path, number: int) -> None:
+        self.log_path = log_dir / f"worker-{number}.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        env = dict(os.environ)
+        paths = [str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        cmd = [sys.executable, "-m", "rfzoo.catalog.worker", "--threads", str(threads)]
+        if options.memory_gb:
+            cmd += ["--memory-gb", str(options.memory_gb)]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
+            start_new_session=True,  # Ctrl-C reaches the build, which stops its workers
+        )
+        self.buffer = b""
+        self.ready = False
+        self.spawned = time.monotonic()
+        self.served = 0
+        self.job: Job | None = None
+
+    def send(self, job: Job) -> None:
+        self.job = job
+        job.started = time.monotonic()
+        job.log_offset = self.log.tell() if not self.log.closed else 0
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(job.request) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def read_events(self) -> tuple[list[dict[str, Any]], bool]:
+        """Events now readable, and whether the worker's stdout closed."""
+        assert self.proc.stdout is not None
+        chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+        if not chunk:
+            return [], True
+        self.buffer += chunk
+        events = []
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if line.strip():
+                events.append(json.loads(line))
+        return events, False
+
+    def stderr_tail(self, since: int) -> str:
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(since)
+                lines = [ln.strip() for ln in handle.read().decode(errors="replace").splitlines()]
+        except OSError:
+            return ""
+        lines = [ln for ln in lines if ln]
+        return lines[-1][:200] if lines else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # this worker's pid only
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+        self.log.close()
+
+
+@dataclass
+class Job:
+    ref: ModelRef
+    key: str
+    request: dict[str, Any]
+    step: str = "starting"
+    meta: dict[str, Any] = field(default_factory=dict)
+    input_size: list[int] | None = None
+    started: float = 0.0
+    log_offset: int = 0
+
+
+def _crash_reason(worker: Worker, job: Job, killed_by_us: bool) -> str:
+    code = worker.proc.poll()
+    tail = worker.stderr_tail(job.log_offset)
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        if name == "SIGKILL" and not killed_by_us:
+            return (f"worker killed (SIGKILL) while {job.step}: probably the system "
+                    "out-of-memory killer; rerun alone with --jobs 1")
+        what = f"worker crashed ({name}) while {job.step}"
+    else:
+        what = f"worker exited (code {code}) while {job.step}"
+    return f"{what}; last message: {tail}" if tail else what
+
+
+class Builder:
+    def __init__(self, refs: list[ModelRef], options: BuildOptions) -> None:
+        self.refs = sorted(set(refs))
+        self.options = options
+        self.data_dir = Path(options.data_dir)
+        self.stream = options.stream or sys.stderr
+        self.want_probe = options.probe and probe_available()
+        self.report = BuildReport()
+        self.workers: list[Worker] = []
+        self.spawned = 0
+
+    def _plan(self) -> list[Job]:
+        jobs = []
+        for ref in self.refs:
+            key = cache.model_key(ref, self.options.input_size)
+            entry = cache.read_entry(self.data_dir, ref)
+            fresh = cache.is_fresh(self.data_dir, ref, entry, key, self.want_probe)
+            if fresh and entry is not None and not (
+                self.options.retry_failed and entry.row.get("status") == "failed"
+            ):
+                row = entry.row
+                self.report.outcomes.append(
+                    Outcome(ref, str(row.get("status")), str(row.get("reason") or ""), True)
+                )
+                continue
+            request = {
+                "source": ref.source,
+                "name": ref.name,
+                "input_size": self.options.input_size,
+                "out": str(store.model_path(self.data_dir, ref).resolve()),
+                "probe": self.want_probe,
+            }
+            jobs.append(Job(ref, key, request))
+        return jobs
+
+    def _threads(self, jobs: int) -> int:
+        return max(1, (os.cpu_count() or 1) // jobs)
+
+    def run(self) -> BuildReport:
+        start = time.monotonic()
+        todo = self._plan()
+        progress = Progress(len(self.refs), len(todo), self.stream)
+        for outcome in self.report.outcomes:
+            progress.finished(outcome.ref.id, outcome.status, None, cached=True)
+        jobs = max(1, min(self.options.jobs, len(todo)))
+        try:
+            if todo:
+                with tempfile.TemporaryDirectory(prefix="rfzoo-build-") as log_dir:
+                    self._schedule(todo, jobs, Path(log_dir), progress)
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+        finally:
+            for worker in self.workers:
+                worker.stop()
+            self.workers.clear()
+            progress.close()
+            self.write_index()
+            self.report.seconds = time.monotonic() - start
+        return self.report
+
+    def write_index(self) -> None:
+        rows = [entry.row for _, entry in cache.iter_entries(self.data_dir)]
+        if rows or (self.data_dir / "index.json").exists():
+            store.write_index(self.data_dir, rows)
+
+    # ---- scheduling --------------------------------------------------------------
+
+    def _spawn(self, log_dir: Path, threads: int) -> Worker:
+        self.spawned += 1
+        worker = Worker(self.options, threads, log_dir, self.spawned)
+        self.workers.append(worker)
+        return worker
+
+    def _retire(self, worker: Worker) -> None:
+        worker.stop()
+        self.workers.remove(worker)
+
+    def _schedule(self, todo: list[Job], jobs: int, log_dir: Path, progress: Progress) -> None:
+        threads = self._threads(jobs)
+        queue = list(todo)
+        selector = selectors.DefaultSelector()
+        try:
+            while queue or any(w.job for w in self.workers):
+                while len(self.workers) < jobs and queue:
+                    worker = self._spawn(log_dir, threads)
+                    assert worker.proc.stdout is not None
+                    selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+                for worker in self.workers:
+                    if worker.ready and worker.job is None and queue:
+                        job = queue.pop(0)
+                        worker.send(job)
+                        progress.started(job.ref.id)
+                timeout = self._next_deadline()
+                for key, _ in selector.select(timeout=timeout):
+                    worker = key.data
+                    events, closed = worker.read_events()
+                    for event in events:
+                        self._on_event(worker, event, progress)
+                    if closed:
+                        selector.unregister(key.fileobj)
+                        self._on_exit(worker, progress, killed_by_us=False, queue=queue)
+                self._check_deadlines(selector, progress, queue)
+                for worker in list(self.workers):
+                    idle = worker.ready and worker.job is None
+                    if idle and (worker.served >= RECYCLE_AFTER or not queue):
+                        self._unregister(selector, worker)
+                        self._retire(worker)
+        finally:
+            selector.close()
+
+    def _next_deadline(self) -> float:
+        now = time.monotonic()
+        waits = [1.0]
+        for worker in self.workers:
+            if worker.job is not None:
+                waits.append(worker.job.started + self.options.timeout - now)
+            elif not worker.ready:
+                waits.append(worker.spawned + STARTUP_TIMEOUT - now)
+        return max(0.05, min(waits))
+
+    def _check_deadlines(self, selector: selectors.BaseSelector, progress: Progress,
+                         queue: list[Job]) -> None:
+        now = time.monotonic()
+        for worker in list(self.workers):
+            job = worker.job
+            if job is not None and now - job.started > self.options.timeout:
+                reason = (f"timed out after {self.options.timeout:g} s while {job.step}; "
+                          f"rerun with a larger --timeout")
+                self._unregister(selector, worker)
+                self._retire(worker)
+                self._record_failure(job, reason, progress)
+            elif job is None and not worker.ready and now - worker.spawned > STARTUP_TIMEOUT:
+                self._unregister(selector, worker)
+                self._retire(worker)
+                raise BuildError(f"a worker did not start within {STARTUP_TIMEOUT:g} s; "
+                                   f"see {worker.log_path}")
+
+    @staticmethod
+    def _unregister(selector: selectors.BaseSelector, worker: Worker) -> None:
+        try:
+            selector.unregister(worker.proc.stdout)  # type: ignore[arg-type]
+        except (KeyError, ValueError):
+            pass
+
+    def _on_event(self, worker: Worker, event: dict[str, Any], progress: Progress) -> None:
+        kind = event.get("event")
+        job = worker.job
+        if kind == "ready":
+            worker.ready = True
+        elif job is None:
+            return
+        elif kind == "step":
+            job.step = str(event.get("step"))
+        elif kind == "meta":
+            job.meta = dict(event.get("meta") or {})
+            job.input_size = event.get("input_size")
+        elif kind == "done":
+            row = event["row"]
+            cache.write_entry(self.data_dir, job.ref,
+                              cache.CacheEntry(job.key, event.get("probe_key"), row))
+            seconds = float(event.get("seconds") or 0.0)
+            outcome = Outcome(job.ref, str(row["status"]), str(row["reason"]), False, seconds)
+            self.report.outcomes.append(outcome)
+            progress.finished(job.ref.id, outcome.status, seconds, cached=False)
+            worker.job = None
+            worker.served += 1
+            if event.get("recycle"):
+                worker.served = RECYCLE_AFTER  # memory may be fragmented: start fresh
+
+    def _on_exit(self, worker: Worker, progress: Progress, killed_by_us: bool,
+                 queue: list[Job]) -> None:
+        job = worker.job
+        try:
+            worker.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if job is None and not worker.ready:
+            tail = worker.stderr_tail(0)
+            self._retire(worker)
+            raise BuildError(f"a worker failed to start: {tail or 'no message'}")
+        self._retire(worker)
+        if job is not None:
+            self._record_failure(job, _crash_reason(worker, job, killed_by_us), progress)
+
+    def _record_failure(self, job: Job, reason: str, progress: Progress) -> None:
+        """A document for a model whose worker died: what was known, and why."""
+        doc = base_document(job.ref, job.meta, job.input_size, "failed", reason)
+        store.write_json(store.model_path(self.data_dir, job.ref), doc)
+        row = store.index_row(doc)
+        cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(job.key, None, row))
+        seconds = time.monotonic() - job.started
+        self.report.outcomes.append(Outcome(job.ref, "failed", reason, False, seconds))
+        progress.finished(job.ref.id, "failed", seconds, cached=False)
+
+
+def build(refs: list[ModelRef], options: BuildOptions) -> BuildReport:
+    return Builder(refs, options).run()

@@ -1,0 +1,236 @@
+"""One model in, one document out: the per-model step of the catalog build.
+
+`build_document` does the work (metadata, analysis, stages, probe) and never raises
+for a model's own problems: every failure becomes a document with status ``failed``
+and a one-line reason. `python -m rfzoo.catalog.worker` runs it for a stream of
+requests from the build (one JSON line each on stdin) in a process with a memory limit,
+reporting on a private pipe: ``step`` events (so a hang or crash can say what it was
+doing), ``meta`` (cheap metadata for a document the parent may have to write), and
+``done`` with the result. The model's own prints go to stderr, never into the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rfzoo.catalog import metadata, store
+from rfzoo.catalog.cache import library_versions, probe_version
+from rfzoo.catalog.sources import ModelRef, float_twin
+from rfzoo.schema import SCHEMA_VERSION
+
+Emit = Callable[[dict[str, Any]], None]
+
+_OOM_MARKERS = ("can't allocate memory", "std::bad_alloc", "out of memory", "cannot allocate memory")
+
+
+def base_document(
+    ref: ModelRef, meta: dict[str, Any], input_size: list[int] | None, status: str, reason: str
+) -> dict[str, Any]:
+    """Every key of the schema, filled with what is known without an analysis."""
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "source": ref.source,
+        "name": ref.name,
+        "model": ref.id,
+        "family": meta.get("family"),
+        "task": meta.get("task"),
+        "input_size": input_size,
+        "params": meta.get("params"),
+        "versions": library_versions(),
+        "status": status,
+        "reason": reason,
+        "summary": None,
+        "layers": [],
+        "stages": [],
+        "feature_info_mismatches": [],
+        "links": meta.get("links") or {},
+        "verification": None,
+        "erf": None,
+    }
+    if meta.get("alias_of"):
+        doc["alias_of"] = meta["alias_of"]
+    return doc
+
+
+def one_line(err: BaseException, step: str, memory_gb: float | None = None) -> str:
+    """A reason a person can act on: what failed, where, and what to try."""
+    from rfzoo.errors import RfzooError
+
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, MemoryError) or any(m in text.lower() for m in _OOM_MARKERS):
+        limit = f" (limit {memory_gb:g} GB)" if memory_gb else ""
+        hint = f"; rerun with --memory-gb {2 * memory_gb:g}" if memory_gb else ""
+        return f"out of memory{limit} while {step}{hint}"
+    if not isinstance(err, RfzooError):
+        text = f"{type(err).__name__}: {text}"
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{step}: {text}" if not isinstance(err, RfzooError) else text
+
+
+def _analyze_fn() -> Callable[..., Any]:
+    import rfzoo
+
+    return rfzoo.analyze  # type: ignore[attr-defined]
+
+
+def _probe_fn() -> Callable[..., dict[str, Any]] | None:
+    try:
+        from rfzoo.probe import probe_model  # type: ignore[attr-defined]
+    except ImportError:
+        return None  # probe not in this checkout: skip the step
+    return probe_model
+
+
+def _params_and_features(ref: ModelRef, spec: Any) -> tuple[int | None, list | None]:
+    if ref.source == "timm":
+        model = metadata.build_timm_meta(ref.name)
+        if model is None:
+            return None, None
+        return metadata.count_params(model), metadata.timm_feature_info(model)
+    if ref.source == "torchvision":
+        return metadata._tv_params(ref.name), None
+    try:
+        model = spec.build("meta")
+    except Exception:  # noqa: BLE001 - some user models only build on CPU
+        model = spec.build("cpu")
+    return metadata.count_params(model), None
+
+
+def build_document(
+    ref: ModelRef,
+    input_size: list[int] | None,
+    *,
+    probe: bool,
+    emit: Emit | None = None,
+    memory_gb: float | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """(document, probe key or None when no probe results are in it)."""
+    emit = emit or (lambda event: None)
+    step = "reading metadata"
+    emit({"event": "step", "step": step})
+    meta: dict[str, Any] = {}
+    try:
+        meta = metadata.describe(ref)
+    except Exception as err:  # noqa: BLE001
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+    spec = None
+    try:
+        from rfzoo.models import resolve
+
+        step = "resolving the model"
+        spec = resolve(ref.resolve_name)
+        if input_size is None:
+            input_size = list(spec.default_input_size())
+    except Exception as err:  # noqa: BLE001
+        emit({"event": "meta", "meta": meta, "input_size": input_size})
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+    emit({"event": "meta", "meta": meta, "input_size": input_size})
+
+    try:
+        step = "analyzing"
+        emit({"event": "step", "step": step})
+        analyze = _analyze_fn()
+        analyzed_as = None
+        try:
+            analysis = analyze(ref.resolve_name, input_size, allow_partial=True)
+        except Exception:
+            twin = float_twin(ref)
+            if twin is None:
+                raise
+            # A quantized model that does not analyze: its float twin has the same RF.
+            analysis = analyze(twin.id, input_size, allow_partial=True)
+            analyzed_as = twin.id
+        base = base_document(ref, meta, input_size, "exact", "")
+        doc = {**base, **analysis.to_dict()}
+        # The catalog's identity and metadata win over what the analysis guessed.
+        for key in ("source", "name", "model", "family", "task", "links", "versions"):
+            doc[key] = base[key]
+        if analyzed_as:
+            doc["analyzed_as"] = analyzed_as
+
+        step = "counting parameters"
+        emit({"event": "step", "step": step})
+        params, feature_info = _params_and_features(ref, spec)
+        doc["params"] = params
+        summary = doc.get("summary") or {}
+        doc["stages"], doc["feature_info_mismatches"] = metadata.stages(
+            doc.get("layers") or [], summary.get("node"), feature_info
+        )
+    except Exception as err:  # noqa: BLE001
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+
+    probe_key = None
+    probe_model = _probe_fn() if probe else None
+    if probe_model is not None and doc.get("layers"):
+        step = "probing gradients"
+        emit({"event": "step", "step": step})
+        try:
+            doc.update(probe_model(spec, analysis))
+            probe_key = probe_version()
+        except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
+            doc["probe_error"] = one_line(err, step, memory_gb)
+            probe_key = probe_version()
+    return doc, probe_key
+
+
+def _protocol_stream() -> Any:
+    """A private copy of stdout for messages; fd 1 then points at stderr."""
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(fd, "w", buffering=1, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rfzoo.catalog.worker")
+    parser.add_argument("--memory-gb", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.memory_gb:
+        limit = int(args.memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    out = _protocol_stream()
+
+    def emit(event: dict[str, Any]) -> None:
+        out.write(json.dumps(event, sort_keys=True) + "\n")
+        out.flush()
+
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    emit({"event": "ready"})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        ref = ModelRef(request["source"], request["name"])
+        start = time.perf_counter()
+        torch.manual_seed(0)  # the same model gives the same bytes in any worker
+        doc, probe_key = build_document(
+            ref, request.get("input_size"), probe=bool(request.get("probe")), emit=emit,
+            memory_gb=args.memory_gb,
+        )
+        store.write_json(Path(request["out"]), doc)
+        emit({
+            "event": "done",
+            "status": doc["status"],
+            "reason": doc["reason"],
+            "row": store.index_row(doc),
+            "probe_key": probe_key,
+            "seconds": time.perf_counter() - start,
+            "recycle": doc["reason"].startswith("out of memory"),
+        })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

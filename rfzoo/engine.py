@@ -1,0 +1,323 @@
+"""Receptive-field arithmetic on a graph of per-axis transforms. Never imports torch.
+
+Per axis, unit ``i`` of a node sees input pixels ``[lo + i*jump, hi + i*jump]`` while
+every op on the way is affine (convolution, pooling, padding, pointwise ops, merges of
+equal jumps). For a single chain this is exactly the guide's recursion:
+
+    n_out = floor((n_in + 2p - k_eff) / s) + 1     (taken from the traced shapes)
+    j_out = j_in * s
+    r_out = r_in + (k_eff - 1) * j_in
+    start_out = start_in + ((k_eff - 1)/2 - p) * j_in
+
+Merges take the union of their inputs' intervals (the RF is the largest over paths)
+and also keep the smallest path. Once upsampling or a merge of unequal jumps is
+upstream, a unit's RF depends on its position, so the engine maps concrete output
+units back through the graph, over one period of positions, and reports the largest
+and smallest RF among them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from rfzoo.transforms import Transform
+
+# Largest number of unit positions mapped back exactly per node and axis. Periods
+# above it (odd resize ratios) are sampled over this many central units.
+MAX_PERIOD = 64
+# Paths kept per node while mapping back (smallest-RF bookkeeping).
+MAX_MINIMAL_INTERVALS = 32
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An input of a node: the source node and, per axis, how units map (None: axis not carried)."""
+
+    source: str
+    maps: tuple[Transform | None, ...]
+
+
+@dataclass
+class GraphNode:
+    """One node of the abstract graph the engine works on."""
+
+    name: str
+    op: str
+    kind: str
+    edges: list[Edge]
+    output_size: tuple[int | None, ...]
+    # The op mixes every position of its input into every output unit.
+    mixes_all: bool = False
+    # The op passes local structure on (False for global pooling: nothing local remains).
+    keeps_local: bool = True
+    # The node is the network input.
+    is_input: bool = False
+
+
+@dataclass
+class AxisRF:
+    """The receptive field of a node's units along one axis, in input pixels."""
+
+    jump: Fraction
+    lo: Fraction  # unit 0's RF starts here (hull over paths)
+    hi: Fraction
+    rf: int  # largest RF over paths and unit positions
+    rf_min: int  # smallest path's RF over unit positions
+    min_lo: Fraction  # unit 0's interval along the smallest path (affine nodes only)
+    min_hi: Fraction
+    affine: bool  # same RF at every unit position, closed form holds
+    period: int  # positions after which the pattern repeats
+
+    @property
+    def center(self) -> Fraction:
+        return (self.lo + self.hi) / 2
+
+    @property
+    def effective_padding(self) -> Fraction:
+        return -self.lo
+
+
+@dataclass
+class NodeRF:
+    name: str
+    axes: list[AxisRF | None]  # None: no local RF (only global context, or a constant)
+    is_global: bool
+    depends_on_input: bool
+    aligned: bool = True
+    misalignment: str = ""
+    border_units: list[int | None] = field(default_factory=list)
+
+
+def _prune_minimal(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Keep intervals that contain no other: a superset can never give the smaller RF."""
+    unique = sorted(set(intervals), key=lambda iv: (iv[1] - iv[0], iv[0]))
+    kept: list[tuple[int, int]] = []
+    for lo, hi in unique:
+        if not any(klo >= lo and khi <= hi for klo, khi in kept):
+            kept.append((lo, hi))
+    return kept[:MAX_MINIMAL_INTERVALS]
+
+
+class ReceptiveFieldEngine:
+    """Computes NodeRF for every node of a topologically ordered list of GraphNodes."""
+
+    def __init__(self, nodes: Sequence[GraphNode], input_size: Sequence[int]) -> None:
+        self.nodes = {n.name: n for n in nodes}
+        self.order = [n.name for n in nodes]
+        self.input_size = tuple(input_size)
+        self.naxes = len(self.input_size)
+        self.position = {name: i for i, name in enumerate(self.order)}
+        self.results: dict[str, NodeRF] = {}
+
+    # -- forward pass ---------------------------------------------------------------
+
+    def run(self) -> dict[str, NodeRF]:
+        for name in self.order:
+            node = self.nodes[name]
+            rec = self._forward(node)
+            self.results[name] = rec  # the exact pass below maps back through this node
+            if any(a is not None and not a.affine for a in rec.axes):
+                self._exact_over_positions(node, rec)
+            rec.border_units = self._border_units(rec, node.output_size)
+        return self.results
+
+    def _forward(self, node: GraphNode) -> NodeRF:
+        if node.is_input:
+            axes = [
+                AxisRF(Fraction(1), Fraction(0), Fraction(0), 1, 1, Fraction(0), Fraction(0), True, 1)
+                for _ in range(self.naxes)
+            ]
+            return NodeRF(node.name, list(axes), is_global=False, depends_on_input=True)
+
+        inputs = [(e, self.results[e.source]) for e in node.edges]
+        depends = any(r.depends_on_input for _, r in inputs)
+        is_global = any(r.is_global for _, r in inputs) or (node.mixes_all and depends)
+        local = [(e, r) for e, r in inputs if r.depends_on_input and any(a is not None for a in r.axes)]
+        if not node.keeps_local or not local:
+            return NodeRF(node.name, [None] * self.naxes, is_global, depends)
+
+        axes: list[AxisRF | None] = []
+        for k in range(self.naxes):
+            carried = [(e.maps[k], r.axes[k]) for e, r in local if e.maps[k] is not None and r.axes[k] is not None]
+            axes.append(self._combine(carried) if carried else None)
+        rec = NodeRF(node.name, axes, is_global, depends)
+        self._check_alignment(rec, local)
+        return rec
+
+    @staticmethod
+    def _through(t: Transform, a: AxisRF) -> AxisRF:
+        """Push one input's axis state through one transform (closed form when affine)."""
+        lo_u, hi_u = t.back(0, 0)  # input units that unit 0 reads
+        lo = a.lo + lo_u * a.jump
+        hi = a.hi + hi_u * a.jump
+        jump = a.jump * t.scale
+        if t.affine and a.affine:
+            min_lo = a.min_lo + lo_u * a.jump
+            min_hi = a.min_hi + hi_u * a.jump
+            rf = int(hi - lo) + 1
+            rf_min = int(min_hi - min_lo) + 1
+            return AxisRF(jump, lo, hi, rf, rf_min, min_lo, min_hi, True, a.period)
+        period = _period_after(t, a)
+        # Placeholders: the exact pass over positions fills rf and rf_min.
+        return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
+
+    def _combine(self, carried: list[tuple[Transform, AxisRF]]) -> AxisRF:
+        states = [self._through(t, a) for t, a in carried]
+        if len(states) == 1:
+            return states[0]
+        jumps = {s.jump for s in states}
+        lo = min(s.lo for s in states)
+        hi = max(s.hi for s in states)
+        if len(jumps) == 1 and all(s.affine for s in states):
+            smallest = min(states, key=lambda s: (s.rf_min, s.min_lo))
+            return AxisRF(
+                states[0].jump, lo, hi, int(hi - lo) + 1, smallest.rf_min,
+                smallest.min_lo, smallest.min_hi, True, 1,
+            )
+        period = math.lcm(*(s.period for s in states))
+        jump = min(jumps)  # mismatched jumps: the finest grid is the node's grid
+        return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
+
+    def _check_alignment(self, rec: NodeRF, local: list[tuple[Edge, NodeRF]]) -> None:
+        if len(local) < 2:
+            return
+        problems = []
+        for k in range(self.naxes):
+            states = [
+                self._through(e.maps[k], r.axes[k])
+                for e, r in local
+                if e.maps[k] is not None and r.axes[k] is not None
+            ]
+            jumps = sorted({s.jump for s in states})
+            centers = sorted({s.center for s in states})
+            if len(jumps) > 1:
+                problems.append(f"axis {k}: jumps {', '.join(_fmt(j) for j in jumps)}")
+            elif len(centers) > 1:
+                problems.append(f"axis {k}: centers {', '.join(_fmt(c) for c in centers)}")
+        if problems:
+            rec.aligned = False
+            rec.misalignment = "; ".join(problems)
+
+    # -- exact pass over unit positions ---------------------------------------------
+
+    def _exact_over_positions(self, node: GraphNode, rec: NodeRF) -> None:
+        for k, axis in enumerate(rec.axes):
+            if axis is None or axis.affine:
+                continue
+            n = node.output_size[k] or 1
+            count = min(axis.period, MAX_PERIOD)
+            start = max(0, n // 2 - count // 2)
+            sizes_max, sizes_min = [], []
+            for u in range(start, start + count):
+                hull, smallest = self.map_units_back(node.name, k, u, u)
+                sizes_max.append(hull[1] - hull[0] + 1)
+                sizes_min.append(smallest)
+            axis.rf = max(sizes_max)
+            axis.rf_min = min(sizes_min)
+            hull0, _ = self.map_units_back(node.name, k, 0, 0)
+            axis.lo, axis.hi = Fraction(hull0[0]), Fraction(hull0[1])
+
+    def map_units_back(self, name: str, k: int, lo: int, hi: int) -> tuple[tuple[int, int], int]:
+        """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.
+
+        Walks back through the graph only until it reaches nodes whose RF is affine,
+        where the closed form takes over.
+        """
+        pending: dict[str, tuple[tuple[int, int], list[tuple[int, int]]]] = {
+            name: ((lo, hi), [(lo, hi)])
+        }
+        out_lo, out_hi, best_min = math.inf, -math.inf, math.inf
+        for current in reversed(self.order[: self.position[name] + 1]):
+            if current not in pending:
+                continue
+            (h_lo, h_hi), minimal = pending.pop(current)
+            rec = self.results[current]
+            axis = rec.axes[k]
+            if axis is None:
+                continue
+            if axis.affine:
+                out_lo = min(out_lo, axis.lo + h_lo * axis.jump)
+                out_hi = max(out_hi, axis.hi + h_hi * axis.jump)
+                for m_lo, m_hi in minimal:
+                    best_min = min(best_min, axis.min_hi - axis.min_lo + (m_hi - m_lo) * axis.jump + 1)
+                continue
+            node = self.nodes[current]
+            for edge in node.edges:
+                t = edge.maps[k]
+                src = self.results[edge.source]
+                if t is None or src.axes[k] is None or not src.depends_on_input:
+                    continue
+                hull = t.back(h_lo, h_hi)
+                mapped = [t.back(a, b) for a, b in minimal]
+                if edge.source in pending:
+                    (p_lo, p_hi), p_min = pending[edge.source]
+                    hull = (min(hull[0], p_lo), max(hull[1], p_hi))
+                    mapped = mapped + p_min
+                pending[edge.source] = (hull, _prune_minimal(mapped))
+        return (int(out_lo), int(out_hi)), int(best_min)
+
+    def unit_box(self, name: str, unit: Sequence[int]) -> list[tuple[int, int] | None]:
+        """Input-pixel box (inclusive, per axis) of one unit of node `name`: its local RF."""
+        rec = self.results[name]
+        box: list[tuple[int, int] | None] = []
+        for k, axis in enumerate(rec.axes):
+            if axis is None:
+                box.append(None)
+            elif axis.affine:
+                u = unit[k]
+                box.append((int(axis.lo + u * axis.jump), int(axis.hi + u * axis.jump)))
+            else:
+                box.append(self.map_units_back(name, k, unit[k], unit[k])[0])
+        return box
+
+    # -- border effects -----------------------------------------------------------------
+
+    def _border_units(self, rec: NodeRF, size: tuple[int | None, ...]) -> list[int | None]:
+        """Per axis, how many of the node's units have an RF that reaches past the image border."""
+        counts: list[int | None] = []
+        for k, axis in enumerate(rec.axes):
+            n = size[k] if k < len(size) else None
+            if axis is None or n is None:
+                counts.append(None)
+                continue
+            extent = self.input_size[k]
+            if axis.rf > extent:
+                counts.append(n)  # every unit's RF is wider than the image
+            elif axis.affine:
+                # unit u is cut when lo + u*j < 0 or hi + u*j > extent - 1
+                left = math.ceil(-axis.lo / axis.jump) if axis.lo < 0 else 0
+                first_right = math.floor((extent - 1 - axis.hi) / axis.jump) + 1
+                right = n - max(first_right, 0)
+                counts.append(min(n, max(0, left) + max(0, right)))
+            else:
+                counts.append(self._count_cut_exact(rec.name, k, n, extent))
+        return counts
+
+    def _count_cut_exact(self, name: str, k: int, n: int, extent: int) -> int:
+        """Cut units form a prefix and a suffix (RFs move monotonically): scan in from both ends."""
+        def cut(u: int) -> bool:
+            lo, hi = self.map_units_back(name, k, u, u)[0]
+            return lo < 0 or hi > extent - 1
+
+        left = 0
+        while left < n and cut(left):
+            left += 1
+        right = 0
+        while right < n - left and cut(n - 1 - right):
+            right += 1
+        return left + right
+
+
+def _period_after(t: Transform, a: AxisRF) -> int:
+    """Positions after which a non-affine transform's pattern repeats (an upper bound)."""
+    ratio = Fraction(t.scale)  # input units per output unit
+    period_in = a.period
+    # Output units p later, the input moves p*ratio units; it must be a multiple of period_in.
+    return max(1, (Fraction(period_in) / ratio).numerator)
+
+
+def _fmt(x: Fraction) -> str:
+    return str(int(x)) if x.denominator == 1 else f"{float(x):g}"

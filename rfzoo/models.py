@@ -1,0 +1,168 @@
+"""Find a model by name and build it without weights.
+
+Names: ``torchvision/resnet50``, ``timm/convnext_tiny``, a bare name when only one
+library has it, or a user's own ``path/to/file.py:Factory`` / ``package.module:Factory``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rfzoo.errors import RfzooError, UnknownModelError
+
+DEFAULT_IMAGE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    source: str  # "torchvision", "timm" or "user"
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.source}/{self.name}"
+
+    def build(self, device: str = "meta") -> nn.Module:
+        """The module to analyze, in eval mode, randomly initialized (never downloads weights)."""
+        factory = _factory(self)
+        try:
+            with torch.device(device):
+                model = factory()
+        except RfzooError:
+            raise
+        except Exception as err:
+            raise RfzooError(f"building {self.full_name} failed: {type(err).__name__}: {err}") from None
+        if not isinstance(model, nn.Module):
+            raise RfzooError(f"{self.full_name}: factory returned {type(model).__name__}, not an nn.Module")
+        return model.eval()
+
+    def default_input_size(self) -> tuple[int, ...]:
+        """Spatial input size: timm's pretrained_cfg, torchvision's weights metadata, else 224."""
+        if self.source == "timm":
+            import timm
+
+            cfg = timm.get_pretrained_cfg(self.name)
+            size = getattr(cfg, "input_size", None) if cfg else None
+            return tuple(size[1:]) if size else (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+        if self.source == "torchvision":
+            return _torchvision_input_size(self.name)
+        return (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+
+    @property
+    def in_channels(self) -> int:
+        if self.source == "timm":
+            import timm
+
+            cfg = timm.get_pretrained_cfg(self.name)
+            size = getattr(cfg, "input_size", None) if cfg else None
+            return int(size[0]) if size else 3
+        return 3
+
+
+@functools.cache
+def torchvision_names() -> tuple[str, ...]:
+    import torchvision
+
+    return tuple(sorted(torchvision.models.list_models()))
+
+
+@functools.cache
+def timm_names() -> tuple[str, ...]:
+    import timm
+
+    return tuple(sorted(timm.list_models()))
+
+
+def resolve(name: str) -> ModelSpec:
+    """A ModelSpec for a name; unknown names raise UnknownModelError with the closest names."""
+    if ":" in name and not name.startswith(("torchvision/", "timm/")):
+        return ModelSpec("user", name)
+    source, _, bare = name.rpartition("/")
+    if source in ("torchvision", "timm"):
+        names = torchvision_names() if source == "torchvision" else timm_names()
+        if bare in names:
+            return ModelSpec(source, bare)
+        raise UnknownModelError(_unknown(name, [f"{source}/{n}" for n in names]))
+    if source:
+        raise UnknownModelError(f"unknown library {source!r} in {name!r}: use torchvision/NAME or timm/NAME")
+    in_tv, in_timm = name in torchvision_names(), name in timm_names()
+    if in_tv and in_timm:
+        raise UnknownModelError(f"{name!r} is in both libraries: say torchvision/{name} or timm/{name}")
+    if in_tv:
+        return ModelSpec("torchvision", name)
+    if in_timm:
+        return ModelSpec("timm", name)
+    everything = [f"torchvision/{n}" for n in torchvision_names()] + [f"timm/{n}" for n in timm_names()]
+    raise UnknownModelError(_unknown(name, everything))
+
+
+def _unknown(name: str, candidates: list[str]) -> str:
+    bare = {c.rpartition("/")[2]: c for c in candidates}
+    close = difflib.get_close_matches(name.rpartition("/")[2], list(bare), n=4, cutoff=0.6)
+    hint = f"; closest: {', '.join(bare[c] for c in close)}" if close else ""
+    return f"unknown model {name!r}{hint}"
+
+
+def _factory(spec: ModelSpec) -> Callable[[], Any]:
+    if spec.source == "torchvision":
+        import torchvision
+
+        return functools.partial(torchvision.models.get_model, spec.name, weights=None)
+    if spec.source == "timm":
+        import timm
+
+        return functools.partial(timm.create_model, spec.name, pretrained=False)
+    return _user_factory(spec.name)
+
+
+def _user_factory(ref: str) -> Callable[[], Any]:
+    target, _, attr = ref.rpartition(":")
+    try:
+        if target.endswith(".py") or "/" in target:
+            path = Path(target)
+            if not path.is_file():
+                raise UnknownModelError(f"no such file {target!r}")
+            module_name = f"rfzoo_user_{abs(hash(path.resolve()))}"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except RfzooError:
+        raise
+    except Exception as err:
+        raise UnknownModelError(f"cannot import {target!r}: {type(err).__name__}: {err}") from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise UnknownModelError(f"{target!r} has no attribute {attr!r}")
+    return factory
+
+
+def _torchvision_input_size(name: str) -> tuple[int, ...]:
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError):
+        return (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+    first = next(iter(weights))
+    keywords = getattr(first.transforms, "keywords", {}) or {}
+    size = keywords.get("crop_size") or keywords.get("resize_size")
+    if isinstance(size, int):
+        return (size, size)
+    if isinstance(size, (list, tuple)) and size:
+        return (size[0], size[0]) if len(size) == 1 else tuple(size)
+    return (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
