@@ -1,0 +1,1 @@
+"""The catalog: which models, built how, stored where (see rfzoo/catalog/runner.py)."""

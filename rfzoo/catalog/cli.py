@@ -1,0 +1,114 @@
+"""`rfzoo build`, `rfzoo merge` and `rfzoo coverage`: the catalog commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rfzoo.errors import RfzooError
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes I/N, e.g. 1/4, not {text!r}") from None
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"--shard I/N needs 1 <= I <= N, not {text!r}")
+    return i, n
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from rfzoo.catalog.runner import DEFAULT_DATA_DIR
+
+    p = subparsers.add_parser(
+        "build", help="build catalog data: one JSON per model, index.json and index.csv",
+        description="Analyze models in isolated workers; cached models are not recomputed.",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--default", action="store_true", help="the curated default catalog (default)")
+    which.add_argument("--all", action="store_true", help="every torchvision and timm model")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="torchvision/NAME, timm/NAME, a bare name, or path/file.py:Factory")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--shard", type=_shard, metavar="I/N", help="build only shard I of N (1-based)")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                   help=f"output directory (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--no-probe", action="store_true",
+                   help="skip gradient verification and ERF (a quick build)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds per model before it is recorded as failed (default 600)")
+    p.add_argument("--memory-gb", type=float, default=10.0, metavar="G",
+                   help="address-space limit per worker in GB, 0 for none (default 10)")
+    p.add_argument("--input-size", nargs="+", type=int, metavar="N",
+                   help="analyze at this size instead of each model's default")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="recompute models whose cached status is failed")
+    p.set_defaults(func=run_build)
+
+    m = subparsers.add_parser("merge", help="join the data directories of sharded builds")
+    m.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    m.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
+    m.set_defaults(func=run_merge)
+
+    c = subparsers.add_parser("coverage", help="exact/partial/failed counts of a catalog, by reason")
+    c.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    c.add_argument("--reasons", type=int, default=30, help="reasons to list per status")
+    c.set_defaults(func=run_coverage)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from rfzoo.catalog import sources
+    from rfzoo.catalog.runner import BuildOptions, build
+
+    if args.jobs < 1:
+        raise RfzooError("--jobs must be at least 1")
+    if args.all and args.names:
+        raise RfzooError("give --all or model names, not both")
+    if args.all:
+        refs = sources.all_refs()
+    elif args.names:
+        refs = [sources.parse_ref(name) for name in args.names]
+    else:
+        refs = sources.default_refs()
+    if args.shard:
+        refs = sources.shard(refs, *args.shard)
+    options = BuildOptions(
+        data_dir=args.data_dir,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        memory_gb=args.memory_gb or None,
+        probe=not args.no_probe,
+        input_size=list(args.input_size) if args.input_size else None,
+        retry_failed=args.retry_failed,
+    )
+    report = build(refs, options)
+    for line in report.summary_lines():
+        print(line, file=sys.stderr)
+    if report.interrupted:
+        print("rfzoo: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from rfzoo.catalog.merge import merge
+
+    count = merge(args.dirs, args.output)
+    print(f"merged {count} models into {args.output}", file=sys.stderr)
+    return 0
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    from rfzoo.catalog import store
+    from rfzoo.catalog.coverage import coverage_lines
+
+    path = args.data_dir / "index.json"
+    if not path.is_file():
+        raise RfzooError(f"no catalog index at {path}: run rfzoo build first")
+    rows = store.read_json(path)["models"]
+    for line in coverage_lines(rows, max_reasons=args.reasons):
+        print(line)
+    return 0
