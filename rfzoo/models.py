@@ -10,6 +10,7 @@ import difflib
 import functools
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,7 +119,11 @@ def _factory(spec: ModelSpec) -> Callable[[], Any]:
     if spec.source == "torchvision":
         import torchvision
 
-        return functools.partial(torchvision.models.get_model, spec.name, weights=None)
+        builder = torchvision.models.get_model_builder(spec.name)
+        kwargs: dict[str, Any] = {"weights": None}
+        if "weights_backbone" in inspect.signature(builder).parameters:
+            kwargs["weights_backbone"] = None  # segmentation/detection default to a pretrained backbone
+        return functools.partial(builder, **kwargs)
     if spec.source == "timm":
         import timm
 
@@ -162,7 +167,21 @@ def _torchvision_input_size(name: str) -> tuple[int, ...]:
     keywords = getattr(first.transforms, "keywords", {}) or {}
     size = keywords.get("crop_size") or keywords.get("resize_size")
     if isinstance(size, int):
-        return (size, size)
-    if isinstance(size, (list, tuple)) and size:
-        return (size[0], size[0]) if len(size) == 1 else tuple(size)
-    return (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+        spatial: tuple[int, ...] = (size, size)
+    elif isinstance(size, (list, tuple)) and size:
+        spatial = (size[0], size[0]) if len(size) == 1 else tuple(size)
+    else:
+        spatial = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+    if name in _torchvision_video_names():
+        return (VIDEO_CLIP_LENGTH, *spatial)  # video models take (T, H, W) clips
+    return spatial
+
+
+VIDEO_CLIP_LENGTH = 16
+
+
+@functools.cache
+def _torchvision_video_names() -> frozenset[str]:
+    import torchvision
+
+    return frozenset(torchvision.models.list_models(module=torchvision.models.video))

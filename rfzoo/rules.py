@@ -22,7 +22,7 @@ from torch import fx, nn
 
 from rfzoo import layout as L
 from rfzoo.errors import UnsupportedOpError
-from rfzoo.transforms import IDENTITY, Resample, Transform, Transposed, Window
+from rfzoo.transforms import IDENTITY, BlockBroadcast, Resample, Transform, Transposed, Window
 
 AxisMaps = tuple[Transform | None, ...]
 
@@ -130,7 +130,10 @@ def find_handler(node: fx.Node, module: nn.Module | None) -> Handler | None:
         return None
     if node.op == "call_method":
         return _RULES.get(f"Tensor.{node.target}")
-    return _RULES.get(node.target)
+    found = _RULES.get(node.target)
+    if found is None:  # functions fx keeps opaque (autowrapped), registered by name
+        found = _RULES.get(getattr(node.target, "__name__", None))
+    return found
 
 
 # -- shared building blocks ---------------------------------------------------------
@@ -208,13 +211,14 @@ def mixing(ctx: RuleContext, dims: Sequence[int], op: str, kind: str = "global")
 
 
 def _same_rank_layout(ctx: RuleContext, lay: L.Layout) -> L.Layout:
+    """The input's layout where sizes match (a Linear changes only the channel dim)."""
     value = ctx.value
     if not isinstance(value, torch.Tensor):
         return lay
     shape = tuple(value.shape)
-    if len(shape) == len(lay) and all(d.size == s for d, s in zip(lay, shape, strict=True)):
-        return lay
-    return L.non_spatial(shape)
+    if len(shape) != len(lay):
+        return L.non_spatial(shape)
+    return tuple(d if d.size == s else L.plain(s) for d, s in zip(lay, shape, strict=True))
 
 
 def _tuple_arg(x: Any, n: int) -> tuple[int, ...]:
@@ -918,10 +922,10 @@ def getitem(ctx: RuleContext) -> NodeSpec:
             else:
                 out.append(L.plain(new_size))
         elif isinstance(item, int):
-            if d.is_spatial:
-                raise UnsupportedOpError("getitem", ctx.where, "indexing one position of a spatial dim")
-            if d.prefix and item < d.prefix:
+            if d.prefix and 0 <= item < d.prefix:
                 maps = [None] * ctx.naxes  # a class token: constant until attention mixes it
+            elif d.is_spatial or d.prefix:
+                raise UnsupportedOpError("getitem", ctx.where, "indexing one position of a spatial dim")
         else:
             raise UnsupportedOpError("getitem", ctx.where, f"index {type(item).__name__}")
         dim += 1
@@ -1009,3 +1013,37 @@ def roll(ctx: RuleContext) -> NodeSpec:
 
 # Ops on non-tensor values of a dependent tensor (shapes) are constants; the builder skips them.
 SHAPE_OPS = {"Tensor.size", "Tensor.dim", "Tensor.numel", "Tensor.shape", getattr, len, "Tensor.__len__"}
+
+
+def _drop_path(ctx: RuleContext) -> NodeSpec:
+    """Stochastic depth scales whole samples (identity in eval): per pixel."""
+    return pointwise(ctx, op="stochastic_depth")
+
+
+rule("stochastic_depth", "drop_path")(_drop_path)
+
+
+@rule("shifted_window_attention")
+def shifted_window_attention(ctx: RuleContext) -> NodeSpec:
+    """torchvision Swin: attention inside windows of a shifted grid on (B, H, W, C) tokens.
+
+    Token p reads the window that holds p - shift, shifted back by `shift`; a window
+    as large as the feature map makes the attention global along that axis.
+    """
+    src = ctx.node.args[0]
+    lay = ctx.in_layout(src)
+    window = list(ctx.concrete(ctx.arg(4, "window_size")))
+    shift = list(ctx.concrete(ctx.arg(6, "shift_size")))
+    maps: list[Transform | None] = [None] * ctx.naxes
+    mixes_all = False
+    for i, d in enumerate(lay[1:3]):
+        axis = d.single_axis
+        if axis is None:
+            raise UnsupportedOpError("shifted_window_attention", ctx.where, "tokens not in (B, H, W, C) layout")
+        size = d.size
+        if window[i] >= size:
+            window[i], shift[i] = size, 0  # as torchvision does: no shift when one window covers it
+            mixes_all = mixes_all or size > 1
+        maps[axis] = BlockBroadcast(window[i], shift[i])
+    label = f"window attention(ws={window[0]}, shift={shift[0]})"
+    return NodeSpec("attention", label, [(src, tuple(maps))], lay, mixes_all=mixes_all)

@@ -119,15 +119,19 @@ class Resample:
 
 @dataclass(frozen=True)
 class BlockBroadcast:
-    """Unit i reads the whole block of ``size`` units that holds it (window attention
-    undone: every token of a window sees every token of that window)."""
+    """Unit i reads every unit of its block: blocks of ``size`` units start at ``offset``
+    (window attention: each token sees the whole window that holds it; shifted
+    windows have their grid moved by the shift)."""
 
     size: int
+    offset: int = 0
 
     affine = False
 
     def back(self, lo: int, hi: int) -> tuple[int, int]:
-        return (lo // self.size) * self.size, (hi // self.size) * self.size + self.size - 1
+        first = ((lo - self.offset) // self.size) * self.size + self.offset
+        last = ((hi - self.offset) // self.size) * self.size + self.offset + self.size - 1
+        return first, last
 
     @property
     def scale(self) -> Fraction:

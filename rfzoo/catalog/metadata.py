@@ -277,7 +277,7 @@ def _jump_stages(layers: Sequence[Mapping[str, Any]], summary_node: str | None) 
     if summary is not None and _usable(summary):
         if stages and tuple(stages[-1]["jump"]) == tuple(summary["jump"]):
             if layers.index(summary) > layers.index(by_name[stages[-1]["node"]]):
-                stages[-1] = _stage_record(stages[-1]["name"], summary)
+                stages[-1] = _stage_record(summary["name"], summary)
         elif not stages or stages[-1]["node"] != summary["name"]:
             stages.append(_stage_record("output", summary))
     return stages

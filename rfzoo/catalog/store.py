@@ -61,7 +61,7 @@ def dumps(data: Any) -> str:
     lines = []
     for key in sorted(data):
         value = data[key]
-        if isinstance(value, list) and value:
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             items = ",\n  ".join(_compact(v) for v in value)
             lines.append(f"{_compact(key)}:[\n  {items}\n]")
         else:
@@ -76,6 +76,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make committed data unreadable to others
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

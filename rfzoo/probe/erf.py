@@ -31,10 +31,33 @@ import numpy as np
 import torch
 
 from rfzoo.probe.runner import LocalRunner
+from rfzoo.probe.support import Target
 from rfzoo.probe.units import unit_values
 from rfzoo.schema import round_float
 
 MASS_LEVELS: tuple[int, ...] = (20, 30, 50, 99)
+
+
+def erf_maps(
+    runner: LocalRunner,
+    targets: Sequence[Target],
+    input_shape: Sequence[int],
+    *,
+    samples: int = 8,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """`erf_map` for several targets: one forward pass, one backward per target."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
+    x.requires_grad_(True)
+    outs = runner.capture(x, names={t.node for t in targets})
+    maps: list[np.ndarray] = []
+    for k, target in enumerate(targets):
+        objective = unit_values(outs[target.node], target.output_size, target.unit).sum()
+        (grad,) = torch.autograd.grad(objective, x, retain_graph=k < len(targets) - 1)
+        maps.append(grad.abs().sum(dim=1).mean(dim=0).to(torch.float64).numpy())
+    return maps
 
 
 def erf_map(
@@ -49,13 +72,9 @@ def erf_map(
     seed: int = 0,
 ) -> np.ndarray:
     """Mean over `samples` N(0,1) inputs of |d unit/d x| summed over channels (float64 array)."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
-    x.requires_grad_(True)
-    out = runner.capture(x, names=[node])[node]
-    objective = unit_values(out, output_size, unit).sum()
-    (grad,) = torch.autograd.grad(objective, x)
-    return grad.abs().sum(dim=1).mean(dim=0).to(torch.float64).numpy()
+    target = Target(node, tuple(unit), tuple(output_size) if output_size is not None else None)
+    (grad_map,) = erf_maps(runner, [target], input_shape, samples=samples, dtype=dtype, seed=seed)
+    return grad_map
 
 
 def mass_radius(

@@ -177,6 +177,15 @@ class LocalRunner(torch.fx.Interpreter):
                 return module(*args, **kwargs)
         return super().call_module(target, args, kwargs)
 
+    def detaches_statistics(self, name: str) -> bool:
+        """Whether node `name` is a norm this runner evaluates with detached statistics."""
+        node = next((n for n in self.graph.nodes if n.name == name), None)
+        if node is None:
+            return False
+        if node.op == "call_module":
+            return isinstance(self.fetch_attr(node.target), _NORM_MODULES)
+        return node.op == "call_function" and node.target in DETACHED_NORMS
+
     def capture(self, *args: Any, names: Iterable[str]) -> dict[str, Any]:
         """Run the graph until every node in `names` is computed; return their values."""
         wanted = set(names)

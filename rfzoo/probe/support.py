@@ -52,6 +52,42 @@ def mask_box(mask: np.ndarray) -> Box:
     return box
 
 
+@dataclass(frozen=True)
+class Target:
+    """One output unit to probe: fx node, unit index and the node's spatial output size."""
+
+    node: str
+    unit: tuple[int, ...]
+    output_size: tuple[int, ...] | None = None
+
+
+def gradient_supports(
+    runner: LocalRunner,
+    targets: Sequence[Target],
+    input_shape: Sequence[int],
+    *,
+    samples: int = 3,
+    dtype: torch.dtype = torch.float64,
+    seed: int = 0,
+) -> list[Support]:
+    """Like `gradient_support` for several targets: one forward pass, one backward per target."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
+    x.requires_grad_(True)
+    outs = runner.capture(x, names={t.node for t in targets})
+    results: list[Support] = []
+    for k, target in enumerate(targets):
+        values = unit_values(outs[target.node], target.output_size, target.unit)
+        coeffs = torch.randn(values.shape[1], generator=gen, dtype=torch.float64)
+        objective = (values * coeffs.to(values.dtype)).sum()
+        (grad,) = torch.autograd.grad(objective, x, retain_graph=k < len(targets) - 1)
+        per_sample = (grad != 0).any(dim=1).numpy()  # (samples, *spatial)
+        mask = per_sample.any(axis=0)
+        boxes = [mask_box(m) for m in per_sample]
+        results.append(Support(box=mask_box(mask), sample_boxes=boxes, mask=mask))
+    return results
+
+
 def gradient_support(
     runner: LocalRunner,
     node: str,
@@ -67,14 +103,8 @@ def gradient_support(
 
     The graph module behind `runner` must already hold parameters of `dtype`.
     """
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
-    x.requires_grad_(True)
-    out = runner.capture(x, names=[node])[node]
-    values = unit_values(out, output_size, unit)
-    coeffs = torch.randn(values.shape[1], generator=gen, dtype=torch.float64)
-    objective = (values * coeffs.to(values.dtype)).sum()
-    (grad,) = torch.autograd.grad(objective, x)
-    per_sample = (grad != 0).any(dim=1).numpy()  # (samples, *spatial)
-    mask = per_sample.any(axis=0)
-    return Support(box=mask_box(mask), sample_boxes=[mask_box(m) for m in per_sample], mask=mask)
+    target = Target(node, tuple(unit), tuple(output_size) if output_size is not None else None)
+    (support,) = gradient_supports(
+        runner, [target], input_shape, samples=samples, dtype=dtype, seed=seed
+    )
+    return support

@@ -1,0 +1,92 @@
+"""The schema's ``verification`` entry: analytic RF box == measured gradient support, per stage.
+
+Per stage and per spatial axis, the probe measures the support of the input
+gradient of one unit (see `support`) on a tall, narrow input chosen by `plan`,
+in float64, over ``samples`` random inputs, with global-context nodes detached
+and norm statistics detached, after re-randomizing the parameters (`weights`).
+It stores the measured and the analytic box (inclusive input pixels per axis)
+and whether they agree; ``verified`` is true when every stage agrees on every
+axis. ``input_size`` holds, per axis, the length of the input along that axis
+in the run that measured it; ``cross_size`` the narrow length across it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx
+
+from rfzoo.probe.plan import AnalysisLike, Analyzer, AxisPlan, plan_axis, stage_names
+from rfzoo.probe.runner import LocalRunner
+from rfzoo.probe.support import Target, gradient_supports
+
+
+def detach_names(analysis: AnalysisLike) -> set[str]:
+    """fx names of the analysis's global-context layers."""
+    return {analysis.fx_node(name) for name in analysis.global_context_nodes()}
+
+
+def statistics_nodes(analysis: AnalysisLike) -> set[str]:
+    """fx names of layers mixing a local path with global statistics (GroupNorm, ...)."""
+    names = getattr(analysis, "global_statistics_nodes", lambda: set())()
+    return {analysis.fx_node(name) for name in names}
+
+
+def axis_plans(analyze_at: Analyzer, reference: AnalysisLike, *, step: int = 32) -> list[AxisPlan]:
+    names = stage_names(reference)
+    return [
+        plan_axis(analyze_at, reference, names, axis, step=step)
+        for axis in range(len(reference.input_size))
+    ]
+
+
+def verification_entry(
+    gm: torch.fx.GraphModule,
+    reference: AnalysisLike,
+    plans: list[AxisPlan],
+    in_channels: int,
+    *,
+    samples: int = 3,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Measure every stage on every axis; `gm` must hold float64 parameters."""
+    runner = LocalRunner(gm, detach=detach_names(reference))
+    unsupported = sorted(
+        n for n in statistics_nodes(reference) if not runner.detaches_statistics(n)
+    )
+    per_stage: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        targets = [Target(s.node, s.unit, s.output_size) for s in plan.stages]
+        supports = gradient_supports(
+            runner,
+            targets,
+            (in_channels, *plan.input_size),
+            samples=samples,
+            dtype=torch.float64,
+            seed=seed,
+        )
+        for stage, support in zip(plan.stages, supports, strict=True):
+            entry = per_stage.setdefault(
+                stage.name, {"node": stage.name, "unit": [], "measured_box": [], "analytic_box": []}
+            )
+            entry["unit"].append(stage.unit[plan.axis])
+            measured = support.box[plan.axis]
+            analytic = stage.box[plan.axis]
+            entry["measured_box"].append(list(measured) if measured else None)
+            entry["analytic_box"].append(list(analytic) if analytic else None)
+    stages = []
+    for entry in per_stage.values():
+        entry["agree"] = entry["measured_box"] == entry["analytic_box"]
+        stages.append(entry)
+    result: dict[str, Any] = {
+        "dtype": "float64",
+        "samples": samples,
+        "input_size": [plan.input_size[plan.axis] for plan in plans],
+        "cross_size": [min(s for a, s in enumerate(p.input_size) if a != p.axis) for p in plans],
+        "stages": stages,
+        "verified": bool(stages) and all(s["agree"] for s in stages),
+    }
+    if unsupported:
+        result["reason"] = f"statistics of {', '.join(unsupported[:3])} not detached"
+    return result
