@@ -103,12 +103,23 @@ def plan_axis(
     length = round_up(rf + jump, step)
     across = _narrow_sizes(reference, axis, step)
     while length <= max_length:
-        analysis, size = _analyze_tall(analyze_at, axis, length, across, naxes)
+        analysis, size = _analyze_tall(analyze_at, axis, length, across, naxes, names)
         stages = [fitting_unit(analysis, n, [None] * naxes) for n in names]
         if all(fits(s.box[axis], length) for s in stages):
             return AxisPlan(axis, size, stages)
         length += step
     raise PlanError(f"no input up to {max_length} pixels holds the RF along axis {axis}")
+
+
+def _usable(analysis: AnalysisLike, names: Sequence[str]) -> bool:
+    """Every stage keeps a local RF and all its spatial axes at this size."""
+    try:
+        layers = [analysis.layer(n) for n in names]
+    except KeyError:
+        return False
+    return all(
+        layer.rf is not None and all(n is not None for n in layer.output_size) for layer in layers
+    )
 
 
 def _narrow_sizes(reference: AnalysisLike, axis: int, step: int) -> list[int]:
@@ -118,13 +129,22 @@ def _narrow_sizes(reference: AnalysisLike, axis: int, step: int) -> list[int]:
 
 
 def _analyze_tall(
-    analyze_at: Analyzer, axis: int, length: int, across: list[int], naxes: int
+    analyze_at: Analyzer,
+    axis: int,
+    length: int,
+    across: list[int],
+    naxes: int,
+    names: Sequence[str],
 ) -> tuple[AnalysisLike, tuple[int, ...]]:
-    last: Exception | None = None
+    """The narrowest input (from `across`) at which every stage keeps its spatial axes."""
+    last = "every stage collapses"
     for width in across:
         size = tuple(length if a == axis else width for a in range(naxes))
         try:
-            return analyze_at(size), size
+            analysis = analyze_at(size)
         except InputTooSmallError as err:
-            last = err
+            last = str(err)
+            continue
+        if _usable(analysis, names):
+            return analysis, size
     raise PlanError(f"no narrow input works along axis {axis}: {last}")

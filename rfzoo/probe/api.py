@@ -1,0 +1,236 @@
+"""Library entry points: `gradient_map` for one model and node, `probe_model` for the catalog.
+
+Both build the model on the CPU without library weights, then re-randomize it
+with the documented init (`weights.INIT_DESCRIPTION`) unless the caller gives
+a state dict file, trace it with rfzoo's tracer (so fx node names match the
+analysis) and run it with global-context paths detached (`runner`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.fx
+from torch import nn
+
+from rfzoo.errors import RfzooError
+from rfzoo.probe.effective import erf_entry
+from rfzoo.probe.erf import erf_maps, erf_metrics
+from rfzoo.probe.heatmap import encode_heatmap
+from rfzoo.probe.plan import AnalysisLike, Analyzer, stage_names
+from rfzoo.probe.runner import LocalRunner
+from rfzoo.probe.support import Target
+from rfzoo.probe.units import center_unit
+from rfzoo.probe.verify import axis_plans, detach_names, verification_entry
+from rfzoo.probe.weights import INIT_DESCRIPTION, prepare_weights_
+
+
+class ProbeError(RfzooError):
+    """The probe cannot measure this model or node."""
+
+
+@dataclass
+class Prepared:
+    """A model ready to probe: CPU parameters set, traced, with its analyzer."""
+
+    label: str
+    gm: torch.fx.GraphModule
+    in_channels: int
+    analyze_at: Analyzer
+    weights: str  # "random" or "file:NAME"
+    default_size: tuple[int, ...]
+
+
+def prepare(
+    model_or_name: nn.Module | str | Any, *, weights: str | Path | None = None, seed: int = 0
+) -> Prepared:
+    """Build (CPU), set the parameters, trace. Accepts a name, a `ModelSpec` or an `nn.Module`.
+
+    A module given by the caller is deep-copied first: the probe re-randomizes
+    parameters and must not touch the caller's model.
+    """
+    from rfzoo.analysis import _guess_in_channels, _guess_naxes, analyze
+    from rfzoo.models import ModelSpec, resolve
+    from rfzoo.trace import trace
+
+    if isinstance(model_or_name, nn.Module):
+        model = copy.deepcopy(model_or_name).to("cpu").eval()
+        source = "timm" if type(model).__module__.startswith("timm.") else "user"
+        label = f"user/{type(model).__name__}"
+        in_channels = _guess_in_channels(model)
+        default_size: tuple[int, ...] = (224,) * _guess_naxes(model)  # analyze's default
+
+        def analyze_at(size: tuple[int, ...]) -> AnalysisLike:
+            return analyze(model, size)
+    else:
+        spec = model_or_name if isinstance(model_or_name, ModelSpec) else resolve(model_or_name)
+        model = spec.build("cpu")
+        source, label, in_channels = spec.source, spec.full_name, spec.in_channels
+        name = spec.name if spec.source == "user" else spec.full_name
+        default_size = tuple(spec.default_input_size())
+
+        def analyze_at(size: tuple[int, ...]) -> AnalysisLike:
+            return analyze(name, size)
+
+    label_weights = prepare_weights_(model, weights, seed)
+    model.eval()
+    gm = trace(model, source)
+    return Prepared(label, gm, in_channels, analyze_at, label_weights, default_size)
+
+
+def probe_model(
+    name_or_spec: Any,
+    analysis: AnalysisLike,
+    *,
+    verify: bool = True,
+    erf: bool = True,
+    weights: str | Path | None = None,
+    seed: int = 0,
+    samples: int = 3,
+    erf_samples: int = 8,
+) -> dict[str, Any]:
+    """The schema's ``verification`` and ``erf`` entries for one model.
+
+    `analysis` is the model's analysis at its catalog input size (the ERF's
+    default size). Entries not asked for are None. Raises `ProbeError` (or
+    another `RfzooError`) when the model cannot be probed.
+    """
+    result: dict[str, Any] = {"verification": None, "erf": None}
+    if not (verify or erf):
+        return result
+    if not stage_names(analysis):
+        raise ProbeError("no stage with a local receptive field to probe")
+    prepared = prepare(name_or_spec, weights=weights, seed=seed)
+    _check_nodes(prepared.gm, analysis)
+    plans = axis_plans(prepared.analyze_at, analysis)
+    try:
+        if verify:
+            prepared.gm.to(torch.float64)
+            result["verification"] = verification_entry(
+                prepared.gm, analysis, plans, prepared.in_channels, samples=samples, seed=seed
+            )
+        if erf:
+            prepared.gm.to(torch.float32)
+            result["erf"] = erf_entry(
+                prepared.gm,
+                analysis,
+                plans,
+                prepared.in_channels,
+                weights=prepared.weights,
+                init=INIT_DESCRIPTION if prepared.weights == "random" else "",
+                samples=erf_samples,
+                seed=seed,
+            )
+    finally:
+        prepared.gm.to(torch.float32)
+    return result
+
+
+def _check_nodes(gm: torch.fx.GraphModule, analysis: AnalysisLike) -> None:
+    known = {n.name for n in gm.graph.nodes}
+    wanted = {analysis.fx_node(n) for n in stage_names(analysis)} | detach_names(analysis)
+    missing = sorted(wanted - known)
+    if missing:
+        raise ProbeError(
+            f"the re-traced graph lacks nodes of the analysis: {', '.join(missing[:3])}"
+        )
+
+
+@dataclass
+class GradientMap:
+    """The ERF of one unit: the map, its RF box and metrics, and the stored heat map."""
+
+    model: str
+    node: str
+    input_size: tuple[int, ...]
+    unit: tuple[int, ...]
+    rf_box: list[tuple[int, int]]
+    map: np.ndarray  # mean |gradient| per input pixel, float64
+    metrics: dict[str, Any]
+    heatmap: dict[str, Any]
+    weights: str
+    init: str
+
+    def crop(self) -> np.ndarray:
+        """The map inside the RF box (clipped to the input)."""
+        clipped = tuple(
+            slice(max(a, 0), min(b, n - 1) + 1)
+            for (a, b), n in zip(self.rf_box, self.map.shape, strict=True)
+        )
+        return self.map[clipped]
+
+
+def gradient_map(
+    model_or_name: nn.Module | str | Any,
+    node: str | None = None,
+    input_size: int | tuple[int, ...] | list[int] | None = None,
+    *,
+    weights: str | Path | None = None,
+    samples: int = 8,
+    seed: int = 0,
+    detach_global: bool = True,
+    max_cells: int = 64,
+) -> GradientMap:
+    """Effective RF of the center unit of `node` (default: the last stage) at `input_size`.
+
+    `node` is a layer name of the analysis (a stage name such as ``layer3`` of
+    ``rfzoo show`` works too when it names a layer). Conventions: see `erf`.
+    """
+    prepared = prepare(model_or_name, weights=weights, seed=seed)
+    analysis = _analysis_for(prepared, input_size)
+    names = stage_names(analysis)
+    if node is None:
+        if not names:
+            raise ProbeError(f"{prepared.label} has no stage with a local receptive field")
+        node = names[-1]
+    try:
+        layer = analysis.layer(node)
+    except KeyError:
+        hint = f"; stages: {', '.join(names)}" if names else ""
+        raise ProbeError(f"no layer {node!r} in {prepared.label}{hint}") from None
+    if layer.rf is None:
+        raise ProbeError(f"layer {node!r} has no local receptive field (global context only)")
+    size = tuple(int(n) for n in layer.output_size)
+    unit = center_unit(size)
+    box = analysis.unit_box(node, unit)
+    detach = detach_names(analysis) if detach_global else set()
+    runner = LocalRunner(prepared.gm, detach=detach, detach_norm_statistics=detach_global)
+    (grad_map,) = erf_maps(
+        runner,
+        [Target(analysis.fx_node(node), unit, size)],
+        (prepared.in_channels, *analysis.input_size),
+        samples=samples,
+        seed=seed,
+    )
+    rf_box = [(int(a), int(b)) for a, b in box]  # type: ignore[misc]
+    metrics = erf_metrics(
+        grad_map, [(a + b) / 2 for a, b in rf_box], [b - a + 1 for a, b in rf_box]
+    )
+    clipped = [(max(a, 0), min(b, n - 1)) for (a, b), n in zip(rf_box, grad_map.shape, strict=True)]
+    return GradientMap(
+        model=prepared.label,
+        node=node,
+        input_size=tuple(analysis.input_size),
+        unit=unit,
+        rf_box=rf_box,
+        map=grad_map,
+        metrics=metrics,
+        heatmap=encode_heatmap(grad_map, clipped, max_cells=max_cells),
+        weights=prepared.weights,
+        init=INIT_DESCRIPTION if prepared.weights == "random" else "",
+    )
+
+
+def _analysis_for(
+    prepared: Prepared, input_size: int | tuple[int, ...] | list[int] | None
+) -> AnalysisLike:
+    if input_size is None:
+        return prepared.analyze_at(prepared.default_size)
+    if isinstance(input_size, int):
+        input_size = (input_size,) * len(prepared.default_size)
+    return prepared.analyze_at(tuple(int(s) for s in input_size))
