@@ -18,6 +18,7 @@ PALETTE = ("#3f51b5", "#e91e63", "#009688", "#ff9800", "#9c27b0", "#795548", "#0
            "#8bc34a", "#607d8b", "#f44336")
 RED = "#e53935"
 ANALYTIC = "#ff9800"
+AGREE = "#00bcd4"  # measured support that agrees: visible on the heat map and on both themes
 
 
 def axis_names(n: int) -> list[str]:
@@ -46,7 +47,7 @@ def base_layout(xtitle: str, ytitle: str, *, ylog: bool = False) -> dict[str, An
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
     }
     if ylog:
-        layout["yaxis"]["type"] = "log"
+        layout["yaxis"].update(type="log", dtick=1)  # label decades only: 1, 10, 100
     return layout
 
 
@@ -95,8 +96,8 @@ def global_marker(doc: Doc, layers: list[Doc], layout: dict[str, Any]) -> None:
     x = names.index(node)
     layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x,
                          "y0": 0, "y1": 1, "line": {"color": RED, "dash": "dot", "width": 1.5}}]
-    layout["annotations"] = [{"x": x, "y": 1, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                              "text": f"global from {node}", "showarrow": False,
+    layout["annotations"] = [{"x": x, "y": 0.02, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                              "text": f" global from {node}", "showarrow": False,
                               "font": {"color": RED, "size": 11}, "xanchor": "left"}]
 
 
@@ -105,19 +106,23 @@ def rf_depth(doc: Doc) -> Fig | None:
     n_axes = len(doc.get("input_size") or [0, 0])
     names = axis_names(n_axes)
     traces = []
+    square = not any(differs(layers, ("rf", ax), ("rf", 0)) for ax in range(1, n_axes))
     for ax in range(n_axes):
-        if ax and not differs(layers, ("rf", ax), ("rf", 0)):
+        if ax and square:
             continue  # square RFs: one curve says it all
+        label = "RF" if square else f"RF {names[ax]}"
         xs, ys, ts = steps(*axis_series(layers, "rf", ax))
-        traces.append(line(f"RF {names[ax]}", xs, ys, ts, PALETTE[ax]))
+        traces.append(line(label, xs, ys, ts, PALETTE[ax]))
         if differs(layers, ("rf", ax), ("rf_min", ax)):
             xs, ys, ts = steps(*axis_series(layers, "rf_min", ax))
-            traces.append(line(f"smallest-path RF {names[ax]}", xs, ys, ts, PALETTE[ax], dash="dash"))
+            traces.append(line(f"smallest-path {label}", xs, ys, ts, PALETTE[ax], dash="dash"))
+    square_jump = not any(differs(layers, ("jump", ax), ("jump", 0)) for ax in range(1, n_axes))
     for ax in range(n_axes):
-        if ax and not differs(layers, ("jump", ax), ("jump", 0)):
+        if ax and square_jump:
             continue
         xs, ys, ts = steps(*axis_series(layers, "jump", ax))
-        traces.append(line(f"jump {names[ax]}", xs, ys, ts, PALETTE[3 + ax], dash="dot"))
+        label = "jump" if square_jump else f"jump {names[ax]}"
+        traces.append(line(label, xs, ys, ts, PALETTE[3 + ax], dash="dot"))
     if not any(t["x"] for t in traces):
         return None
     stage_x, stage_y, stage_t = stage_points(doc, layers)
@@ -173,7 +178,8 @@ def rf_ratio(doc: Doc) -> Fig | None:
                                  "x1": first_cover, "y0": 0, "y1": 1,
                                  "line": {"color": RED, "dash": "dot", "width": 1}})
         layout["annotations"].append({
-            "x": first_cover, "y": 1, "xref": "x", "yref": "y", "yanchor": "bottom",
+            # a log axis places annotations in log10 units: 0 is the ratio 1
+            "x": first_cover, "y": 0, "xref": "x", "yref": "y", "yanchor": "bottom",
             "xanchor": "right", "showarrow": True, "ax": -30, "ay": -30,
             "text": f"covers the whole input at {lay['name']}", "font": {"size": 11, "color": RED},
         })
@@ -252,37 +258,38 @@ def gradient_map(stage: Doc, analytic: list | None, measured: list | None, agree
     shapes = []
     if input_size and len(input_size) >= 2:
         H, W = input_size[-2], input_size[-1]
+        # the input's outline; the view is fitted to the map and boxes, not to the input
         shapes.append(rect([[0, H - 1], [0, W - 1]], "#9e9e9e", dash="dot", width=1, name="input"))
-        xs += [-0.5, W - 0.5]
-        ys += [-0.5, H - 0.5]
     if analytic:
         shapes.append(rect(analytic[-2:], ANALYTIC, width=2.5, name="analytic RF"))
         xs += [analytic[-1][0] - 0.5, analytic[-1][1] + 0.5]
         ys += [analytic[-2][0] - 0.5, analytic[-2][1] + 0.5]
     if measured:
-        color = RED if agree is False else "#ffffff"
+        color = RED if agree is False else AGREE
         shapes.append(rect(measured[-2:], color, dash="dash", width=3 if agree is False else 1.5,
                            name="measured support"))
         xs += [measured[-1][0] - 0.5, measured[-1][1] + 0.5]
         ys += [measured[-2][0] - 0.5, measured[-2][1] + 0.5]
     # legend entries for the boxes (shapes have none)
     for label, color, dash in (("analytic RF box", ANALYTIC, "solid"),
-                               ("measured support", RED if agree is False else "#9e9e9e", "dash")):
+                               ("measured support", RED if agree is False else AGREE, "dash")):
         if (label.startswith("analytic") and analytic) or (label.startswith("measured") and measured):
             traces.append({"type": "scatter", "mode": "lines", "x": [None], "y": [None],
                            "name": label, "line": {"color": color, "dash": dash},
                            "hoverinfo": "skip"})
-    pad = 0.02 * max((max(xs) - min(xs)) if xs else 1, 1)
+    if not xs and input_size and len(input_size) >= 2:
+        xs, ys = [-0.5, input_size[-1] - 0.5], [-0.5, input_size[-2] - 0.5]
+    pad = 0.06 * max((max(xs) - min(xs)) if xs else 1, 1)
     layout = {
         "margin": {"l": 48, "r": 8, "t": 8, "b": 36},
         "xaxis": {"range": [min(xs, default=0) - pad, max(xs, default=1) + pad],
-                  "title": {"text": "x (input px)"}, "zeroline": False, "constrain": "domain"},
+                  "zeroline": False, "constrain": "domain"},
         "yaxis": {"range": [max(ys, default=1) + pad, min(ys, default=0) - pad],
-                  "title": {"text": "y (input px)"}, "zeroline": False, "scaleanchor": "x",
+                  "zeroline": False, "scaleanchor": "x",
                   "constrain": "domain"},
         "shapes": shapes,
         "showlegend": True,
-        "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"},
+        "legend": {"orientation": "h", "x": 0, "y": -0.08, "yanchor": "top"},
         "hovermode": "closest",
     }
     return {"data": traces, "layout": layout}

@@ -35,7 +35,7 @@ def family_page(fam: str, rows: list[Row], docs: list[Doc], has_page: set[str], 
     src = family_md(fam)
     title = family_title(fam)
     out = [f"---\ntitle: {title} family\ndescription: Receptive fields of the {title} models "
-           f"({fam}) in torchvision and timm.\n---\n",
+           f"({fam}) in torchvision and timm.\nhide:\n  - navigation\n---\n",
            f"# {esc(title)}\n",
            f"Family `{fam}`: {len(rows)} models. [All families]({rel_link(src, 'families/index.md')})"
            f" · [catalog]({rel_link(src, 'catalog/index.md')})\n",
@@ -63,7 +63,8 @@ def compare_page(docs: list[Doc], directory_urls: bool = True) -> str:
     config = {"models": models, "default": default}
     options = "".join(f'<option value="{esc(m[0])}"></option>' for m in models)
     return (
-        "---\ntitle: Compare\ndescription: Receptive field against depth for the models you pick.\n---\n\n"
+        "---\ntitle: Compare\ndescription: Receptive field against depth for the models you pick.\n"
+        "hide:\n  - navigation\n  - toc\n---\n\n"
         "# Compare models\n\n"
         "Pick models to draw their receptive field (first axis) against depth on one chart. "
         "The selection is kept in the page address, so a comparison can be shared as a link.\n\n"

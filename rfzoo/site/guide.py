@@ -68,9 +68,10 @@ def grid(n: int, x0: float, name: str, value: int) -> dict[str, Any]:
     """An n×n map drawn as a heat map whose cells sit on [x0 + i, x0 + i + 1]."""
     return {
         "type": "heatmap", "z": [[value] * n for _ in range(n)], "x0": x0 + 0.5, "dx": 1,
-        "y0": 0.5, "dy": 1, "xgap": 2, "ygap": 2, "showscale": False, "zmin": 0, "zmax": 3,
-        "colorscale": [[0, "#90caf9"], [0.34, "#90caf9"], [0.34, "#a5d6a7"], [0.67, "#a5d6a7"],
-                       [0.67, "#ffcc80"], [1, "#ffcc80"]],
+        "y0": 0.5, "dy": 1, "xgap": 1.5, "ygap": 1.5, "showscale": False, "zmin": 0, "zmax": 2,
+        # 0: input (blue), 1: first map (green), 2: deeper map (orange)
+        "colorscale": [[0, "#90caf9"], [0.25, "#90caf9"], [0.25, "#a5d6a7"], [0.75, "#a5d6a7"],
+                       [0.75, "#ffcc80"], [1, "#ffcc80"]],
         "name": name, "hovertemplate": name + " (%{y:.0f}, %{x:.0f})<extra></extra>",
     }
 
@@ -85,19 +86,21 @@ def unit_figure(example: tuple[int, list[Layer]], *, show_layers: list[int], cel
     x = n_in + max(3.0, n_in * 0.25)
     for li in show_layers:
         offsets[li] = x
-        traces.append(grid(states[li].n, x, f"layer {li} ({layers[li - 1].name})", min(li, 3)))
+        traces.append(grid(states[li].n, x, f"layer {li} ({layers[li - 1].name})", min(li, 2)))
         x += states[li].n + max(2.0, n_in * 0.15)
     steps = []
     active = 0
-    for li in show_layers:
+    for trace, li in enumerate(show_layers, start=1):
         st = states[li]
         if li == (default_layer or show_layers[-1]):
             active = len(steps)
         for uy in range(st.n):
             for ux in range(st.n):
-                steps.append(unit_step(li, uy, ux, st, offsets[li], n_in))
+                step = unit_step(li, uy, ux, st, offsets[li], n_in)
+                step["value"] = f"{trace}:{uy}:{ux}"  # rfzoo.js: a click on this cell picks it
+                steps.append(step)
     layout = {
-        "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
+        "margin": {"l": 8, "r": 8, "t": 30, "b": 8},
         "xaxis": {"visible": False, "range": [-0.5 - pad(states, n_in), x], "constrain": "domain"},
         "yaxis": {"visible": False, "range": [n_in + pad(states, n_in) + 0.5, -pad(states, n_in) - 0.5],
                   "scaleanchor": "x"},
@@ -105,7 +108,7 @@ def unit_figure(example: tuple[int, list[Layer]], *, show_layers: list[int], cel
         "shapes": steps[active]["args"][0]["shapes"],
         "annotations": steps[active]["args"][0]["annotations"],
         "sliders": [{"active": active, "steps": steps, "pad": {"t": 4, "b": 4},
-                     "currentvalue": {"prefix": "unit: ", "font": {"size": 13}},
+                     "currentvalue": {"prefix": "unit (or click a cell): ", "font": {"size": 13}},
                      "len": 1, "x": 0}],
     }
     return {"data": traces, "layout": layout}
@@ -133,13 +136,14 @@ def unit_step(li: int, uy: int, ux: int, st: State, x0: float, n_in: int) -> dic
          "line": {"color": RED, "width": 1, "dash": "dot"}},
     ]
     lo, hi = cx - half, cx + half
-    text = (f"layer {li} unit ({uy}, {ux}): RF {fmt(st.r)}×{fmt(st.r)}, center ({fmt(cy)}, {fmt(cx)}), "
-            f"covers x ∈ [{fmt(lo)}, {fmt(hi)}]")
+    # pixel i spans [i, i + 1] in the guide's coordinates: the field is pixels lo .. hi - 1
+    text = (f"layer {li} unit ({uy}, {ux}): RF {fmt(st.r)}×{fmt(st.r)} centered at ({fmt(cy)}, {fmt(cx)}), "
+            f"pixels {fmt(lo)} to {fmt(hi - 1)} on x")
     if lo < 0 or hi > n_in:
-        text += ": partly padding"
+        text += ", partly padding"
     annotations = [{"x": 0, "y": 1, "xref": "paper", "yref": "paper", "xanchor": "left",
-                    "yanchor": "top", "text": text, "showarrow": False,
-                    "font": {"size": 12, "color": PALETTE[0]}, "bgcolor": "rgba(255,255,255,0.8)"}]
+                    "yanchor": "bottom", "text": text, "showarrow": False,
+                    "font": {"size": 12}}]
     return {"label": f"L{li} ({uy},{ux})", "method": "relayout",
             "args": [{"shapes": shapes, "annotations": annotations}]}
 

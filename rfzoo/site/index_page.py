@@ -93,7 +93,7 @@ def render(rows: list[Row], has_page: set[str], mismatches: list[tuple[str, Any]
     n_ver = sum(1 for r in rows if r.get("verified") in (True, "true"))
     out = [
         "---\ntitle: Catalog\ndescription: Receptive field, jump and status of every cataloged "
-        "torchvision and timm model.\n---\n",
+        "torchvision and timm model.\nhide:\n  - navigation\n  - toc\n---\n",
         "# Catalog\n",
         f"{n} models: {counts['exact']} exact, {counts['partial']} partial, {counts['failed']} failed; "
         f"{n_ver} verified by gradients. RF and jump are those of the last node that still has "
@@ -106,8 +106,9 @@ def render(rows: list[Row], has_page: set[str], mismatches: list[tuple[str, Any]
         "",
     ]
     if n > len(has_page):
-        out.append(f"{n - len(has_page)} models are in the index without a page: their per-model "
-                   "data is not in this build of the site.\n")
+        missing = n - len(has_page)
+        out.append(f"{missing} {'model is' if missing == 1 else 'models are'} in the index without a "
+                   "page: the per-model data is not in this build of the site.\n")
     if mismatches:
         out += ["## Declared and computed reductions disagree\n",
                 "Stages whose reduction declared by the library (timm's `feature_info`) differs "

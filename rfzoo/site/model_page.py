@@ -28,7 +28,7 @@ def render(doc: Doc, *, directory_urls: bool = True) -> str:
 def front_matter(doc: Doc) -> str:
     rf = axes((doc.get("summary") or {}).get("rf"))
     desc = f"Receptive field of {doc['source']} {doc['name']}: {rf} px at input {axes(doc.get('input_size'))}."
-    return f"---\ntitle: {doc['name']}\ndescription: \"{desc}\"\n---\n"
+    return f"---\ntitle: {doc['name']}\ndescription: \"{desc}\"\nhide:\n  - navigation\n---\n"
 
 
 def header(doc: Doc, src: str) -> str:
@@ -114,7 +114,10 @@ def charts(doc: Doc, ident: str) -> str:
     if fig:
         cover = figures.first_cover_layer(doc)
         where = (f"The RF covers the whole input from `{cover}` on."
-                 if cover else "The RF never covers the whole input at this size.")
+                 if cover else "The local RF never covers the whole input at this size.")
+        glob = (doc.get("summary") or {}).get("global_from")
+        if glob:
+            where += f" Global context reaches every unit from `{glob}` on."
         out += ["## Receptive field relative to the input\n", where + "\n",
                 embed.chart(f"rfz-{ident}-rf-ratio", fig, height=340)]
     fig = figures.border_share(doc)
@@ -152,8 +155,8 @@ def gradient_maps(doc: Doc, ident: str) -> str:
             cap += ' <span class="rfz-bad">✗ measured support differs</span>'
         boxes.append(embed.chart(f"rfz-{ident}-grad-{i}", fig, height=320, caption=cap).strip())
     if boxes:
-        what = "ERF heat map (random weights) under " if erf else ""
-        out.append(f"{what}the analytic RF box (orange) and the measured gradient support "
+        what = "The ERF heat map (random weights) under the" if erf else "The"
+        out.append(f"{what} analytic RF box (orange) and the measured gradient support "
                    "(dashed; red where it disagrees), in input pixels.\n")
         out.append('<div class="rfz-grid">' + "".join(boxes) + "</div>\n")
     return "\n".join(out)
@@ -229,7 +232,7 @@ def layers(doc: Doc) -> str:
     body = "".join(layer_row(i, lay) for i, lay in enumerate(rows))
     return (
         f"## All layers\n\n{len(rows)} nodes with a tensor output, in graph order.\n\n"
-        f'<details class="rfz-layers"{is_open} data-search-exclude>'
+        f'<details class="rfz-layers abstract"{is_open} data-search-exclude>'
         f"<summary>Per-layer table ({len(rows)} nodes)</summary>"
         '<input type="search" class="rfz-filter" placeholder="Filter layers by name, op or kind" '
         'aria-label="Filter layers">'

@@ -70,7 +70,12 @@
       out[ax].linecolor = grid;
       out[ax].zerolinecolor = grid;
     });
-    if (out.sliders) out.sliders.forEach(function (s) { s.font = { color: fg }; s.bgcolor = grid; });
+    (out.sliders || []).forEach(function (s) {
+      // many steps: their labels would overlap, the current value says which one is picked
+      s.font = { color: s.steps.length > 16 ? "rgba(0,0,0,0)" : fg };
+      s.bgcolor = grid;
+      s.currentvalue = Object.assign({}, s.currentvalue, { font: Object.assign({}, (s.currentvalue || {}).font, { color: fg }) });
+    });
     (out.annotations || []).forEach(function (a) {
       if (a.bgcolor) a.bgcolor = cssVar("--md-default-bg-color", "#fff");
     });
@@ -91,6 +96,26 @@
     var data = (fig.data || []).map(decodeHeatmap);
     return Plotly.react(el, data, themed(fig.layout, el), PLOT_CONFIG).then(function () {
       el.setAttribute("data-rfz-rendered", scheme());
+      if (fig.layout && fig.layout.sliders && !el._rfzClick) clickToStep(Plotly, el);
+    });
+  }
+
+  // guide figures: clicking a cell of a feature map picks the slider step of that unit,
+  // whose value is "trace:row:col"
+  function clickToStep(Plotly, el) {
+    el._rfzClick = true;
+    el.on("plotly_click", function (ev) {
+      var pt = ev.points && ev.points[0];
+      if (!pt || !Array.isArray(pt.pointNumber)) return;
+      var key = pt.curveNumber + ":" + pt.pointNumber[0] + ":" + pt.pointNumber[1];
+      var steps = el.layout.sliders[0].steps;
+      for (var i = 0; i < steps.length; i++) {
+        if (steps[i].value === key) {
+          var update = Object.assign({ "sliders[0].active": i }, steps[i].args[0]);
+          Plotly.relayout(el, update);
+          return;
+        }
+      }
     });
   }
 
@@ -253,7 +278,7 @@
             line: { shape: "hv", width: 2, color: PALETTE[i % PALETTE.length] }, marker: { size: 4 },
             hovertemplate: "%{text}<br>RF %{y}<extra>" + c.model + "</extra>" };
         });
-        var layout = { margin: { l: 60, r: 16, t: 16, b: 48 }, yaxis: { type: "log", title: { text: "RF, first axis (px, log scale)" } },
+        var layout = { margin: { l: 60, r: 16, t: 16, b: 48 }, yaxis: { type: "log", dtick: 1, title: { text: "RF, first axis (px, log scale)" } },
           xaxis: { title: { text: norm.checked ? "depth / network depth" : "depth (node index in graph order)" } },
           legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" }, hovermode: "closest" };
         return Plotly.react(chart, data, themed(layout, chart), PLOT_CONFIG);
