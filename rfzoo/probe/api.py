@@ -92,7 +92,7 @@ def probe_model(
     weights: str | Path | None = None,
     seed: int = 0,
     samples: int = 3,
-    erf_samples: int = 8,
+    erf_samples: int = 4,
 ) -> dict[str, Any]:
     """The schema's ``verification`` and ``erf`` entries for one model.
 
@@ -178,52 +178,86 @@ def gradient_map(
 ) -> GradientMap:
     """Effective RF of the center unit of `node` (default: the last stage) at `input_size`.
 
-    `node` is a layer name of the analysis (a stage name such as ``layer3`` of
-    ``rfzoo show`` works too when it names a layer). Conventions: see `erf`.
+    `node` is a layer name of the analysis (see ``rfzoo show``). Conventions: see `erf`.
     """
+    (result,) = gradient_maps(
+        model_or_name,
+        [node] if node is not None else None,
+        input_size,
+        weights=weights,
+        samples=samples,
+        seed=seed,
+        detach_global=detach_global,
+        max_cells=max_cells,
+        last_stage_only=node is None,
+    )
+    return result
+
+
+def gradient_maps(
+    model_or_name: nn.Module | str | Any,
+    nodes: list[str] | None = None,
+    input_size: int | tuple[int, ...] | list[int] | None = None,
+    *,
+    weights: str | Path | None = None,
+    samples: int = 8,
+    seed: int = 0,
+    detach_global: bool = True,
+    max_cells: int = 64,
+    last_stage_only: bool = False,
+) -> list[GradientMap]:
+    """`gradient_map` for several layers (default: every stage) from one forward pass."""
     prepared = prepare(model_or_name, weights=weights, seed=seed)
     analysis = _analysis_for(prepared, input_size)
     names = stage_names(analysis)
-    if node is None:
+    if nodes is None:
         if not names:
             raise ProbeError(f"{prepared.label} has no stage with a local receptive field")
-        node = names[-1]
-    try:
-        layer = analysis.layer(node)
-    except KeyError:
-        hint = f"; stages: {', '.join(names)}" if names else ""
-        raise ProbeError(f"no layer {node!r} in {prepared.label}{hint}") from None
-    if layer.rf is None:
-        raise ProbeError(f"layer {node!r} has no local receptive field (global context only)")
-    size = tuple(int(n) for n in layer.output_size)
-    unit = center_unit(size)
-    box = analysis.unit_box(node, unit)
+        nodes = names[-1:] if last_stage_only else names
+    targets, boxes = [], []
+    for node in nodes:
+        try:
+            layer = analysis.layer(node)
+        except KeyError:
+            hint = f"; stages: {', '.join(names)}" if names else ""
+            raise ProbeError(f"no layer {node!r} in {prepared.label}{hint}") from None
+        if layer.rf is None or any(n is None for n in layer.output_size):
+            raise ProbeError(f"layer {node!r} has no local receptive field (global context only)")
+        size = tuple(int(n) for n in layer.output_size)
+        unit = center_unit(size)
+        targets.append(Target(analysis.fx_node(node), unit, size))
+        boxes.append([(int(a), int(b)) for a, b in analysis.unit_box(node, unit)])  # type: ignore[misc]
     detach = detach_names(analysis) if detach_global else set()
     runner = LocalRunner(prepared.gm, detach=detach, detach_norm_statistics=detach_global)
-    (grad_map,) = erf_maps(
+    grad_maps = erf_maps(
         runner,
-        [Target(analysis.fx_node(node), unit, size)],
+        targets,
         (prepared.in_channels, *analysis.input_size),
         samples=samples,
         seed=seed,
     )
-    rf_box = [(int(a), int(b)) for a, b in box]  # type: ignore[misc]
-    metrics = erf_metrics(
-        grad_map, [(a + b) / 2 for a, b in rf_box], [b - a + 1 for a, b in rf_box]
-    )
-    clipped = [(max(a, 0), min(b, n - 1)) for (a, b), n in zip(rf_box, grad_map.shape, strict=True)]
-    return GradientMap(
-        model=prepared.label,
-        node=node,
-        input_size=tuple(analysis.input_size),
-        unit=unit,
-        rf_box=rf_box,
-        map=grad_map,
-        metrics=metrics,
-        heatmap=encode_heatmap(grad_map, clipped, max_cells=max_cells),
-        weights=prepared.weights,
-        init=INIT_DESCRIPTION if prepared.weights == "random" else "",
-    )
+    results = []
+    for node, target, rf_box, grad_map in zip(nodes, targets, boxes, grad_maps, strict=True):
+        center = [(a + b) / 2 for a, b in rf_box]
+        metrics = erf_metrics(grad_map, center, [b - a + 1 for a, b in rf_box])
+        clipped = [
+            (max(a, 0), min(b, n - 1)) for (a, b), n in zip(rf_box, grad_map.shape, strict=True)
+        ]
+        results.append(
+            GradientMap(
+                model=prepared.label,
+                node=node,
+                input_size=tuple(analysis.input_size),
+                unit=target.unit,
+                rf_box=rf_box,
+                map=grad_map,
+                metrics=metrics,
+                heatmap=encode_heatmap(grad_map, clipped, max_cells=max_cells),
+                weights=prepared.weights,
+                init=INIT_DESCRIPTION if prepared.weights == "random" else "",
+            )
+        )
+    return results
 
 
 def _analysis_for(
