@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -86,15 +87,6 @@ class BuildReport:
         return lines
 
 
-def probe_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("rfzoo.probe") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 class Worker:
     """One worker process and the model it is working on."""
 
@@ -105,7 +97,8 @@ class Worker:
         paths = [str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        cmd = [sys.executable, "-m", "rfzoo.catalog.worker", "--threads", str(threads)]
+        cmd = [sys.executable, "-m", "rfzoo.catalog.worker", "--threads", str(threads),
+               "--parent", str(os.getpid())]
         if options.memory_gb:
             cmd += ["--memory-gb", str(options.memory_gb)]
         self.proc = subprocess.Popen(
@@ -148,6 +141,13 @@ class Worker:
         except OSError:
             return ""
         lines = [ln for ln in lines if ln]
+        # faulthandler's dump lists the innermost frame first: that is where it crashed.
+        for i, line in enumerate(lines):
+            if line.startswith("Fatal Python error"):
+                frame = next((ln for ln in lines[i:] if ln.startswith("File ")), "")
+                # File "/abs/path/x.py", line 40 in f -> x.py:40 in f (no machine paths)
+                where = re.sub(r'File "(?:[^"]*/)?([^"/]+)", line (\d+)', r"\1:\2", frame)
+                return f"{line} at {where}"[:300] if frame else line[:300]
         return lines[-1][:200] if lines else ""
 
     def stop(self) -> None:
@@ -198,7 +198,7 @@ class Builder:
         self.options = options
         self.data_dir = Path(options.data_dir)
         self.stream = options.stream or sys.stderr
-        self.want_probe = options.probe and probe_available()
+        self.want_probe = options.probe
         self.report = BuildReport()
         self.workers: list[Worker] = []
         self.spawned = 0
@@ -381,7 +381,8 @@ class Builder:
         doc = base_document(job.ref, job.meta, job.input_size, "failed", reason)
         store.write_json(store.model_path(self.data_dir, job.ref), doc)
         row = store.index_row(doc)
-        cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(job.key, None, row))
+        probe_key = cache.probe_version() if self.want_probe else None
+        cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(job.key, probe_key, row))
         seconds = time.monotonic() - job.started
         self.report.outcomes.append(Outcome(job.ref, "failed", reason, False, seconds))
         progress.finished(job.ref.id, "failed", seconds, cached=False)

@@ -66,12 +66,13 @@ class ModelRef:
 
     @property
     def id(self) -> str:
-        return f"{self.source}/{self.name}"
+        """`torchvision/resnet50`; a user model's id is its `file.py:Factory` name."""
+        return self.name if self.source == "user" else f"{self.source}/{self.name}"
 
     @property
     def resolve_name(self) -> str:
         """The name to hand to `rfzoo.models.resolve`."""
-        return self.name if self.source == "user" else self.id
+        return self.id
 
     @property
     def file_stem(self) -> str:

@@ -12,6 +12,7 @@ doing), ``meta`` (cheap metadata for a document the parent may have to write), a
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import resource
@@ -112,8 +113,8 @@ def build_document(
     probe: bool,
     emit: Emit | None = None,
     memory_gb: float | None = None,
-) -> tuple[dict[str, Any], str | None]:
-    """(document, probe key or None when no probe results are in it)."""
+) -> dict[str, Any]:
+    """The model's document; failures are documents with status "failed"."""
     emit = emit or (lambda event: None)
     step = "reading metadata"
     emit({"event": "step", "step": step})
@@ -121,7 +122,7 @@ def build_document(
     try:
         meta = metadata.describe(ref)
     except Exception as err:  # noqa: BLE001
-        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb))
     spec = None
     try:
         from rfzoo.models import resolve
@@ -132,7 +133,7 @@ def build_document(
             input_size = list(spec.default_input_size())
     except Exception as err:  # noqa: BLE001
         emit({"event": "meta", "meta": meta, "input_size": input_size})
-        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb))
     emit({"event": "meta", "meta": meta, "input_size": input_size})
 
     try:
@@ -166,20 +167,32 @@ def build_document(
             doc.get("layers") or [], summary.get("node"), feature_info
         )
     except Exception as err:  # noqa: BLE001
-        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb)), None
+        return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb))
 
-    probe_key = None
-    probe_model = _probe_fn() if probe else None
+    if not probe:
+        return doc
+    probe_model = _probe_fn()
     if probe_model is not None and doc.get("layers"):
         step = "probing gradients"
         emit({"event": "step", "step": step})
         try:
             doc.update(probe_model(spec, analysis))
-            probe_key = probe_version()
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
             doc["probe_error"] = one_line(err, step, memory_gb)
-            probe_key = probe_version()
-    return doc, probe_key
+    return doc
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Linux: get SIGKILL when the build dies, so a killed build leaves no worker behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before prctl took effect
 
 
 def _protocol_stream() -> Any:
@@ -194,11 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rfzoo.catalog.worker")
     parser.add_argument("--memory-gb", type=float, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
     if args.memory_gb:
         limit = int(args.memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     out = _protocol_stream()
+    faulthandler.enable()  # a segfault prints the Python stack: the crash reason says where
 
     def emit(event: dict[str, Any]) -> None:
         out.write(json.dumps(event, sort_keys=True) + "\n")
@@ -207,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(max(1, args.threads))
+    # Import the heavy modules before saying ready: the per-model time limit then
+    # measures the model, not the first import.
+    import timm  # noqa: F401
+    import torchvision  # noqa: F401
+
+    import rfzoo.analysis  # noqa: F401
+
     emit({"event": "ready"})
     for line in sys.stdin:
         if not line.strip():
@@ -215,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = ModelRef(request["source"], request["name"])
         start = time.perf_counter()
         torch.manual_seed(0)  # the same model gives the same bytes in any worker
-        doc, probe_key = build_document(
+        doc = build_document(
             ref, request.get("input_size"), probe=bool(request.get("probe")), emit=emit,
             memory_gb=args.memory_gb,
         )
@@ -225,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             "status": doc["status"],
             "reason": doc["reason"],
             "row": store.index_row(doc),
-            "probe_key": probe_key,
+            # The probe code's version even when that code has no probe yet, failed,
+            # or the model failed before it: the same code gives the same document.
+            "probe_key": probe_version() if request.get("probe") else None,
             "seconds": time.perf_counter() - start,
             "recycle": doc["reason"].startswith("out of memory"),
         })
