@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build shard I of N of the catalog into OUT (a catalog data directory).
+# Build shard I of N of the catalog into OUT (a catalog data directory, recreated).
 #   bash scripts/ci/catalog_shard.sh I N OUT [NAMES...]   # NAMES: a smaller list than --all
+# Warm caches: the directory in CATALOG_WARM_DIR (CI restores its cache there; the build is
+# saved back to it) and the committed catalog; only this shard's entries are taken from them.
 source "$(dirname "$0")/lib.sh"
 
 if [ $# -lt 3 ]; then
@@ -9,10 +11,20 @@ if [ $# -lt 3 ]; then
 fi
 index=$1 count=$2 out=$3
 shift 3
+warm=${CATALOG_WARM_DIR:-}
 selection=("$@")
 [ ${#selection[@]} -gt 0 ] || selection=(--all)
+
+rm -rf "$out"
+mkdir -p "$out"
+"$PYTHON" scripts/ci/catalog_seed.py "$out" "$index" "$count" $warm "$CATALOG_DATA_DIR" -- "$@"
 
 start=$SECONDS
 # shellcheck disable=SC2086  # CATALOG_BUILD_ARGS is a list of words
 rfzoo build "${selection[@]}" --shard "$index/$count" --data-dir "$out" $CATALOG_BUILD_ARGS
 echo "shard $index/$count built in $((SECONDS - start)) s" | tee -a "${GITHUB_STEP_SUMMARY:-/dev/null}"
+
+if [ -n "$warm" ]; then
+    rm -rf "$warm"
+    cp -R "$out" "$warm"
+fi

@@ -4,11 +4,16 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-# shellcheck source=scripts/ci/catalog.env
-source scripts/ci/catalog.env
+# catalog.env holds the defaults; a variable already in the environment wins (local trials)
+while IFS='=' read -r key value; do
+    [[ $key =~ ^[A-Z_]+$ ]] || continue
+    [ -n "${!key+set}" ] || eval "$key=$value"
+done <scripts/ci/catalog.env
 
 # The same interpreter in CI and on a laptop: the venv install.sh makes, unless overridden.
 PYTHON=${RFZOO_PYTHON:-$ROOT/.venv/bin/python}
+# this checkout's rfzoo, installed or not (scripts/ci/*.py import it too)
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 rfzoo() {
     "$PYTHON" -m rfzoo "$@"

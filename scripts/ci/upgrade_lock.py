@@ -17,6 +17,8 @@ from pathlib import Path
 
 # pins that follow torch's release: freed together with it
 FOLLOWS_TORCH = re.compile(r"^(nvidia-|cuda-|triton$)")
+# what `pip freeze` leaves out of a lock, so the rewritten lock does too
+FREEZE_SKIPS = {"pip", "setuptools", "wheel", "distribute"}
 
 
 def canonical(name: str) -> str:
@@ -38,13 +40,27 @@ def resolve(requirements: list[str]) -> dict[str, tuple[str, str]] | None:
     with tempfile.TemporaryDirectory() as tmp:
         reqs, report = Path(tmp, "requirements.txt"), Path(tmp, "report.json")
         reqs.write_text("\n".join(requirements) + "\n")
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-               "--quiet", "--disable-pip-version-check", "--report", str(report), "-r", str(reqs)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--report",
+            str(report),
+            "-r",
+            str(reqs),
+        ]
         if subprocess.run(cmd, check=False).returncode:
             return None
         installs = json.loads(report.read_text())["install"]
-    return {canonical(i["metadata"]["name"]): (i["metadata"]["name"], i["metadata"]["version"])
-            for i in installs}
+    return {
+        canonical(i["metadata"]["name"]): (i["metadata"]["name"], i["metadata"]["version"])
+        for i in installs
+    }
 
 
 def upgrade(pins: dict[str, tuple[str, str]], libraries: list[str]) -> dict[str, tuple[str, str]]:
@@ -54,17 +70,23 @@ def upgrade(pins: dict[str, tuple[str, str]], libraries: list[str]) -> dict[str,
     unpinned = [pins[key][0] if key in pins else key for key in sorted(freed)]
     resolved = resolve(keep + unpinned)
     if resolved is None:  # a new release needs newer dependencies: re-resolve everything
-        print("keeping the other pins does not resolve; re-resolving the whole lock", file=sys.stderr)
+        print(
+            "keeping the other pins does not resolve; re-resolving the whole lock", file=sys.stderr
+        )
         resolved = resolve([name for name, _ in pins.values()])
     if resolved is None:
         raise SystemExit("pip cannot resolve the lock with the new releases")
     # keep the lock's spelling of names, so that the diff shows versions only
-    return {key: (pins.get(key, (name, ""))[0], version) for key, (name, version) in resolved.items()}
+    return {
+        key: (pins.get(key, (name, ""))[0], version)
+        for key, (name, version) in resolved.items()
+        if key in pins or key not in FREEZE_SKIPS
+    }
 
 
 def write_lock(path: Path, pins: dict[str, tuple[str, str]]) -> None:
-    lines = sorted((f"{name}=={version}" for name, version in pins.values()), key=str.lower)
-    path.write_text("\n".join(lines) + "\n")
+    ordered = sorted(pins.values(), key=lambda pin: pin[0].lower())  # pip freeze's order
+    path.write_text("".join(f"{name}=={version}\n" for name, version in ordered))
 
 
 def main(argv: list[str]) -> int:
