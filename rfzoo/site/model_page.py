@@ -44,7 +44,7 @@ def card(doc: Doc) -> str:
     s = doc.get("summary") or {}
     glob = DASH
     if s:
-        glob = f"yes, from <code>{esc(s.get('global_from'))}</code>" if s.get("global_from") else "no"
+        glob = f"from <code>{esc(s.get('global_from'))}</code> on" if s.get("global_from") else "none"
     ver = doc.get("verification")
     items = [
         ("Receptive field", f"<strong>{axes(s.get('rf'))}</strong> px"),

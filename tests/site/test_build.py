@@ -42,10 +42,10 @@ def test_offline_no_external_assets(fixture_site: Path) -> None:
         assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
 
 
-def test_deterministic_bytes(fixture_site: Path, tmp_path: Path) -> None:
+def test_deterministic_bytes(fixture_site: Path, site_env: dict[str, str], tmp_path: Path) -> None:
     """Same data, same bytes: every file of a second build is identical."""
     again = tmp_path / "again"
-    build_site(FIXTURE_DATA, again)
+    build_site(FIXTURE_DATA, again, site_env)
     first = {p.relative_to(fixture_site): p.read_bytes() for p in fixture_site.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first.keys() == second.keys()
