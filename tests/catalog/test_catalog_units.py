@@ -1,0 +1,158 @@
+"""Unit tests of the catalog's pieces: storage format, keys, shards, tasks, stages, reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rfzoo.catalog import cache, metadata, sources, store
+from rfzoo.catalog.coverage import coverage_lines, reason_class
+from rfzoo.catalog.sources import ModelRef
+from rfzoo.errors import UnknownModelError
+from rfzoo.schema import INDEX_COLUMNS
+
+
+def test_dumps_is_stable_and_valid_json() -> None:
+    doc = {"b": [{"y": 1.0, "x": 0.123456}], "a": (1, 2), "n": None, "f": float("nan")}
+    text = store.dumps(doc)
+    assert text == store.dumps(dict(reversed(list(doc.items()))))
+    assert json.loads(text) == {"a": [1, 2], "b": [{"x": 0.1235, "y": 1}], "f": None, "n": None}
+    assert text.endswith("}\n") and '\n  {"x":0.1235,"y":1}\n' in text  # one line per layer
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "x.json"
+    store.write_json(path, {"a": 1})
+    store.write_json(path, {"a": 2})
+    assert store.read_json(path) == {"a": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_index_row_and_csv() -> None:
+    doc = {"source": "timm", "name": "m", "family": "f", "task": "classification",
+           "input_size": [224, 224], "params": 10, "status": "exact", "reason": "",
+           "summary": {"rf": [427, 427], "jump": [32, 32]},
+           "verification": {"verified": True}}
+    row = store.index_row(doc)
+    assert tuple(row) == INDEX_COLUMNS
+    assert row["rf_ratio"] == 1.9062 and row["verified"] is True
+    failed = store.index_row({"source": "timm", "name": "z", "status": "failed", "reason": "x"})
+    assert failed["rf"] is None and failed["verified"] is None
+    lines = store.index_csv([row, failed]).splitlines()
+    assert lines[0] == ",".join(INDEX_COLUMNS)
+    assert lines[1] == "timm,m,f,classification,224x224,427x427,32x32,1.9062,10,exact,,true"
+    assert lines[2] == "timm,z,,,,,,,,failed,x,"
+
+
+def test_shards_partition_the_list_deterministically() -> None:
+    refs = [ModelRef("timm", f"m{i}") for i in range(11)]
+    parts = [sources.shard(list(reversed(refs)), i, 3) for i in (1, 2, 3)]
+    assert sorted(r for p in parts for r in p) == sorted(refs)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    assert parts == [sources.shard(refs, i, 3) for i in (1, 2, 3)]
+
+
+def test_parse_ref() -> None:
+    assert sources.parse_ref("timm/resnet50") == ModelRef("timm", "resnet50")
+    assert sources.parse_ref("alexnet") == ModelRef("torchvision", "alexnet")
+    assert sources.parse_ref("a/b.py:Net").source == "user"
+    assert sources.parse_ref("pkg.mod:make_net") == ModelRef("user", "pkg.mod:make_net")
+    with pytest.raises(UnknownModelError, match="both libraries"):
+        sources.parse_ref("resnet50")
+    with pytest.raises(UnknownModelError, match="closest"):
+        sources.parse_ref("resnet5O")
+
+
+@pytest.mark.parametrize(
+    ("name", "task"),
+    [("torchvision/resnet50", "classification"), ("torchvision/fcn_resnet50", "segmentation"),
+     ("torchvision/retinanet_resnet50_fpn", "detection"),
+     ("torchvision/keypointrcnn_resnet50_fpn", "keypoint"), ("torchvision/r3d_18", "video"),
+     ("torchvision/raft_small", "optical_flow"), ("torchvision/quantized_resnet50", "quantized"),
+     ("timm/vit_base_patch16_224", "classification")],
+)
+def test_tasks(name: str, task: str) -> None:
+    assert sources.task_of(sources.parse_ref(name)) == task
+
+
+def test_default_catalog_names_exist() -> None:
+    every = set(sources.all_refs())
+    default = sources.default_refs()
+    assert 25 <= len(default) <= 35 and set(default) <= every
+    assert {sources.task_of(r) for r in default} >= {"classification", "segmentation", "video",
+                                                    "detection"}
+
+
+def test_metadata_without_weights() -> None:
+    meta = metadata.describe(ModelRef("torchvision", "quantized_resnet50"))
+    assert meta["family"] == "resnet" and meta["alias_of"] == "torchvision/resnet50"
+    assert meta["links"]["paper"] == "https://arxiv.org/abs/1512.03385"
+    timm_meta = metadata.describe(ModelRef("timm", "vit_base_patch16_224"))
+    assert timm_meta["family"] == "vision_transformer"
+    assert timm_meta["links"]["paper"] == "https://arxiv.org/abs/2010.11929"
+    model = metadata.build_timm_meta("resnet18")
+    assert metadata.count_params(model) == 11689512
+    assert [f["reduction"] for f in metadata.timm_feature_info(model)] == [2, 4, 8, 16, 32]
+
+
+def test_cache_key_depends_on_what_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = ModelRef("timm", "resnet50")
+    key = cache.model_key(ref, None)
+    assert key == cache.model_key(ref, None)
+    assert key != cache.model_key(ref, [256, 256])
+    assert key != cache.model_key(ModelRef("timm", "resnet18"), None)
+    versions = dict(cache.library_versions(), timm="9.9.9")
+    monkeypatch.setattr(cache, "library_versions", lambda: versions)
+    assert key != cache.model_key(ref, None)
+
+
+def test_analysis_version_covers_analysis_code_only() -> None:
+    files = {p.relative_to(cache.PACKAGE_DIR).as_posix() for p in cache._source_files()}
+    assert {"engine.py", "rules.py", "trace.py", "analysis.py", "models.py"} <= files
+    assert not {"cli.py", "catalog/runner.py", "catalog/cli.py"} & files
+    assert not any(f.startswith("site/") for f in files)
+
+
+def _layer(name: str, jump: int, rf: int, kind: str = "conv") -> dict:
+    return {"name": name, "kind": kind, "jump": [jump, jump], "rf": [rf, rf],
+            "rf_min": [rf, rf], "output_size": [224 // jump] * 2, "global": False}
+
+
+def test_stages_from_jumps_end_at_the_largest_module_of_each_resolution() -> None:
+    layers = [
+        _layer("input", 1, 1, "input"), _layer("conv1", 2, 7), _layer("relu", 2, 7),
+        _layer("layer1.0.conv1", 2, 7), _layer("layer1.0.conv2", 2, 11), _layer("layer1.0.add", 2, 11),
+        _layer("layer2.0.conv1", 2, 11), _layer("layer2.0.conv2", 4, 15),  # stride inside layer2
+        _layer("layer2.0.down", 4, 11), _layer("layer2.0.add", 4, 15),
+        _layer("layer3.0.conv", 8, 31),
+        {"name": "pool", "kind": "global", "jump": None, "rf": None, "output_size": [None, None]},
+    ]
+    stages, mismatches = metadata.stages(layers, "layer3.0.conv")
+    assert [(s["name"], s["node"]) for s in stages] == [
+        ("layer1", "layer1.0.add"), ("layer2", "layer2.0.add"), ("layer3.0.conv", "layer3.0.conv")]
+    assert mismatches == []
+
+
+def test_stages_from_feature_info_and_mismatches() -> None:
+    layers = [_layer("stem.conv", 4, 7), _layer("stage1.0", 8, 15), _layer("stage1.1", 8, 31)]
+    info = [{"module": "stem", "reduction": 4}, {"module": "stage1", "reduction": 16}]
+    stages, mismatches = metadata.stages(layers, "stage1.1", info)
+    assert [s["node"] for s in stages] == ["stem.conv", "stage1.1"]
+    assert [s["reduction_matches"] for s in stages] == [True, False]
+    assert mismatches == [{"name": "stage1", "node": "stage1.1", "declared_reduction": 16,
+                           "jump": [8, 8]}]
+
+
+def test_reason_classes_group_by_cause() -> None:
+    assert reason_class("unsupported op aten.roll at layers.0.blocks.1; 3 layers") == \
+        "unsupported op aten.roll"
+    assert reason_class("timed out after 600 s while analyzing; rerun") == "timed out while analyzing"
+    rows = [{"source": "timm", "status": "exact"}, {"source": "timm", "status": "partial",
+            "reason": "unsupported op x at a.b"}, {"source": "timm", "status": "failed",
+            "reason": "boom"}]
+    lines = coverage_lines(rows)
+    assert lines[0] == "coverage timm: 2/3 analyzed (66.7%): exact 1, partial 1, failed 1"
+    assert "      1  unsupported op x" in lines
