@@ -27,7 +27,7 @@ ALL = GOOD + [user(name) for name in BROKEN]
 
 def options(data_dir: Path, **kw) -> BuildOptions:
     kw.setdefault("jobs", 2)
-    kw.setdefault("timeout", 5.0)
+    kw.setdefault("timeout", 3.0)
     kw.setdefault("probe", False)
     kw.setdefault("stream", io.StringIO())
     return BuildOptions(data_dir=data_dir, **kw)
@@ -94,6 +94,7 @@ def test_second_run_recomputes_nothing_and_changes_no_byte(built) -> None:
     assert tree_bytes(data) == before
 
 
+@pytest.mark.slow
 def test_changed_key_rebuilds_only_that_model(tmp_path: Path) -> None:
     copy = tmp_path / "zoo_copy.py"
     shutil.copy(ZOO, copy)

@@ -109,6 +109,16 @@ def test_cache_key_depends_on_what_it_should(monkeypatch: pytest.MonkeyPatch) ->
     assert key != cache.model_key(ref, None)
 
 
+def test_user_model_key_follows_its_source_file(tmp_path: Path) -> None:
+    path = tmp_path / "net.py"
+    path.write_text("def Net(): ...\n")
+    ref = ModelRef("user", f"{path}:Net")
+    key = cache.model_key(ref, None)
+    assert key == cache.model_key(ref, None)
+    path.write_text("def Net(): return None\n")
+    assert key != cache.model_key(ref, None)
+
+
 def test_analysis_version_covers_analysis_code_only() -> None:
     files = {p.relative_to(cache.PACKAGE_DIR).as_posix() for p in cache._source_files()}
     assert {"engine.py", "rules.py", "trace.py", "analysis.py", "models.py"} <= files
@@ -132,7 +142,7 @@ def test_stages_from_jumps_end_at_the_largest_module_of_each_resolution() -> Non
     ]
     stages, mismatches = metadata.stages(layers, "layer3.0.conv")
     assert [(s["name"], s["node"]) for s in stages] == [
-        ("layer1", "layer1.0.add"), ("layer2", "layer2.0.add"), ("layer3.0.conv", "layer3.0.conv")]
+        ("layer1", "layer1.0.add"), ("layer2", "layer2.0.add"), ("layer3", "layer3.0.conv")]
     assert mismatches == []
 
 
