@@ -146,8 +146,8 @@ def gradient_maps(doc: Doc, ident: str) -> str:
         est, chk = erf_stages.get(node, {}), checks.get(node, {})
         size = (erf or {}).get("input_size") if est else (ver or {}).get("input_size")
         analytic = chk.get("analytic_box") if (chk and (not est or same_size(ver, erf))) else None
-        if est and analytic is None:
-            analytic = analytic_box(doc, node, size)
+        if est and analytic is None:  # the probe's own box for the ERF unit, else computed
+            analytic = est.get("rf_box") or analytic_box(doc, node, size)
         measured = chk.get("measured_box") if analytic is chk.get("analytic_box") else None
         fig = figures.gradient_map(est, analytic, measured, chk.get("agree"), size)
         cap = f"<code>{esc(node)}</code>"
@@ -211,8 +211,9 @@ def erf_table(erf: Doc) -> str:
     weights = erf.get("weights") or "random"
     label = "random weights" if weights == "random" else f"weights: {esc(weights)}"
     out = [f"**Effective receptive field** ({label}; init: {esc(erf.get('init') or DASH)}; "
-           f"{num(erf.get('samples'))} samples; input {axes(erf.get('input_size'))}). Radius of the "
-           "centered square holding that share of the gradient mass, in pixels.\n",
+           f"{num(erf.get('samples'))} samples; input {axes(erf.get('input_size'))}"
+           + (f"; unit: {esc(erf['unit'])}" if isinstance(erf.get("unit"), str) else "")
+           + "). Radius of the centered square holding that share of the gradient mass, in pixels.\n",
            "| stage node | r 20% | r 30% | r 50% | r 99% | ERF / TRF | center offset |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for st in erf.get("stages") or []:
