@@ -123,6 +123,9 @@ def _factory(spec: ModelSpec) -> Callable[[], Any]:
         kwargs: dict[str, Any] = {"weights": None}
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs["weights_backbone"] = None  # segmentation/detection default to a pretrained backbone
+        part = _TASK_PARTS.get(_torchvision_task_module(spec.name))
+        if part is not None:
+            return functools.partial(_build_part, functools.partial(builder, **kwargs), part[0])
         return functools.partial(builder, **kwargs)
     if spec.source == "timm":
         import timm
@@ -159,6 +162,12 @@ def _user_factory(ref: str) -> Callable[[], Any]:
 def _torchvision_input_size(name: str) -> tuple[int, ...]:
     import torchvision
 
+    task = _torchvision_task_module(name)
+    if task == "detection":
+        return _torchvision_detection_size(name)
+    if task == "optical_flow":
+        return OPTICAL_FLOW_INPUT_SIZE
+
     try:
         weights = torchvision.models.get_model_weights(name)
     except (ValueError, KeyError):
@@ -178,6 +187,47 @@ def _torchvision_input_size(name: str) -> tuple[int, ...]:
 
 
 VIDEO_CLIP_LENGTH = 16
+
+# Task models whose whole forward is not a receptive-field question: analyze the part
+# the task heads read. torchvision submodule -> (attribute, what it is).
+_TASK_PARTS = {
+    "detection": ("backbone", "backbone and FPN (or SSD extra layers): the feature maps the heads read"),
+    "optical_flow": ("feature_encoder", "feature encoder: the features RAFT correlates"),
+}
+# Sintel frames (436x1024) padded to a multiple of 8, as RAFT evaluates them.
+OPTICAL_FLOW_INPUT_SIZE = (440, 1024)
+
+
+def _torchvision_task_module(name: str) -> str:
+    """torchvision.models submodule of a builder: "detection", "video", ... or ""."""
+    import torchvision
+
+    parts = torchvision.models.get_model_builder(name).__module__.split(".")
+    return parts[2] if len(parts) > 3 else ""
+
+
+def _build_part(build: Callable[[], nn.Module], attribute: str) -> nn.Module:
+    return getattr(build(), attribute)
+
+
+def analyzed_part(spec: ModelSpec) -> str | None:
+    """What part of the model `build` returns, when it is not the whole model."""
+    if spec.source != "torchvision":
+        return None
+    part = _TASK_PARTS.get(_torchvision_task_module(spec.name))
+    return part[1] if part else None
+
+
+def _torchvision_detection_size(name: str) -> tuple[int, int]:
+    """The size GeneralizedRCNNTransform resizes a square image to (min_size)."""
+    import torchvision
+
+    kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None}
+    with torch.device("meta"):
+        model = torchvision.models.get_model_builder(name)(**kwargs)
+    size = model.transform.min_size
+    side = int(size[-1] if isinstance(size, (list, tuple)) else size)
+    return (side, side)
 
 
 @functools.cache
