@@ -293,9 +293,19 @@ def stages(
     layers: Sequence[Mapping[str, Any]],
     summary_node: str | None,
     feature_info: Sequence[Mapping[str, Any]] | None = None,
+    outputs: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(stages, feature_info_mismatches) for a model's layer table."""
+    """(stages, feature_info_mismatches) for a model's layer table.
+
+    Stages come from, in order of preference: the library's declared features (timm
+    feature_info); the model's own outputs when it returns several feature maps (a
+    detection backbone's FPN levels, labelled by their keys); the jumps.
+    """
     if not feature_info:
+        by_name = {layer["name"]: layer for layer in layers}
+        maps = [(label, by_name[n]) for label, n in outputs if n in by_name and _usable(by_name[n])]
+        if len(maps) >= 2:
+            return [_stage_record(label, layer) for label, layer in maps], []
         return _jump_stages(layers, summary_node), []
     usable = [layer for layer in layers if _usable(layer)]
     out, mismatches = [], []

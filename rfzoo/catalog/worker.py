@@ -66,15 +66,53 @@ def one_line(err: BaseException, step: str, memory_gb: float | None = None) -> s
     from rfzoo.errors import RfzooError
 
     text = " ".join(str(err).split()) or type(err).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
     if isinstance(err, MemoryError) or any(m in text.lower() for m in _OOM_MARKERS):
         limit = f" (limit {memory_gb:g} GB)" if memory_gb else ""
         hint = f"; rerun with --memory-gb {2 * memory_gb:g}" if memory_gb else ""
         return f"out of memory{limit} while {step}{hint}"
     if not isinstance(err, RfzooError):
         text = f"{type(err).__name__}: {text}"
-    if len(text) > 300:
-        text = text[:297] + "..."
     return f"{step}: {text}" if not isinstance(err, RfzooError) else text
+
+
+def _cap(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _analyzed_part(spec: Any) -> str | None:
+    try:
+        from rfzoo.models import analyzed_part
+    except ImportError:
+        return None
+    return analyzed_part(spec)
+
+
+def _outputs(analysis: Any) -> list[tuple[str, str]]:
+    """(label, layer name) of each tensor the model returns, e.g. a backbone's FPN levels."""
+    try:
+        graph = analysis.graph_module.graph
+        by_fx = {fx: layer for layer, fx in analysis.built.fx_names.items()}
+    except AttributeError:
+        return []
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, label: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{label}[{i}]" if label else str(i))
+        elif getattr(value, "name", None) in by_fx:
+            found.append((label or "output", by_fx[value.name]))
+
+    for node in graph.nodes:
+        if node.op == "output":
+            walk(node.args[0], "")
+    return found
 
 
 def _analyze_fn() -> Callable[..., Any]:
@@ -157,6 +195,17 @@ def build_document(
             doc[key] = base[key]
         if analyzed_as:
             doc["analyzed_as"] = analyzed_as
+        part = _analyzed_part(spec)
+        if part:
+            doc["analyzed_part"] = part
+            if meta.get("task") == "optical_flow" and doc["status"] == "exact":
+                # The flow update samples the correlation volume where the current flow
+                # points: a data-dependent RF. Only the encoder has an analytic one.
+                doc["status"] = "partial"
+                doc["reason"] = ("optical flow: only the feature encoder is analyzed; the "
+                                 "iterative update samples features at predicted flow "
+                                 "(data-dependent RF)")
+        doc["reason"] = _cap(doc.get("reason") or "")
 
         step = "counting parameters"
         emit({"event": "step", "step": step})
@@ -164,7 +213,7 @@ def build_document(
         doc["params"] = params
         summary = doc.get("summary") or {}
         doc["stages"], doc["feature_info_mismatches"] = metadata.stages(
-            doc.get("layers") or [], summary.get("node"), feature_info
+            doc.get("layers") or [], summary.get("node"), feature_info, _outputs(analysis)
         )
     except Exception as err:  # noqa: BLE001
         return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb))
