@@ -226,8 +226,8 @@ def analyze(
         naxes = _guess_naxes(model)
         size = _normalize_size(input_size if input_size is not None else 224, naxes)
         gm = trace(model, source)
-        device = _device_of(model)
-        values = _shapes_or_explain(gm, size, channels, device)
+        device, dtype = _device_of(model)
+        values = _shapes_or_explain(gm, size, channels, device, dtype)
         label = f"user/{type(model).__name__}"
     return _analyze_traced(label, source, gm, values, size, channels, allow_partial)
 
@@ -304,10 +304,10 @@ def _guess_naxes(model: nn.Module) -> int:
     return 2
 
 
-def _device_of(model: nn.Module) -> torch.device:
+def _device_of(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
+        return p.device, p.dtype
+    return torch.device("cpu"), torch.float32
 
 
 def _build_and_trace(spec: ModelSpec, size: tuple[int, ...], channels: int):
@@ -330,18 +330,19 @@ def _build_and_trace(spec: ModelSpec, size: tuple[int, ...], channels: int):
     raise last_error
 
 
-def _example(size: tuple[int, ...], channels: int, device: torch.device) -> torch.Tensor:
-    return torch.zeros(1, channels, *size, device=device)
+def _example(size: tuple[int, ...], channels: int, device: torch.device,
+             dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.zeros(1, channels, *size, device=device, dtype=dtype)
 
 
 def _shapes_or_explain(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
-                       device: torch.device) -> dict[fx.Node, Any]:
+                       device: torch.device, dtype: torch.dtype = torch.float32) -> dict[fx.Node, Any]:
     try:
-        return propagate(gm, _example(size, channels, device))
+        return propagate(gm, _example(size, channels, device, dtype))
     except _NodeFailure as failure:
         if not looks_too_small(failure.err):
             raise RfzooError(f"running {node_path(failure.node)} failed: {failure.err}".split("\n")[0]) from None
-        smallest = _smallest_working(gm, size, channels, device)
+        smallest = _smallest_working(gm, size, channels, device, dtype)
         hint = f"; the smallest input that works is {'x'.join(map(str, smallest))}" if smallest else ""
         raise InputTooSmallError(
             f"input {'x'.join(map(str, size))} is too small: the output of {node_path(failure.node)} collapses{hint}"
@@ -349,11 +350,11 @@ def _shapes_or_explain(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
 
 
 def _smallest_working(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
-                      device: torch.device) -> tuple[int, ...] | None:
+                      device: torch.device, dtype: torch.dtype) -> tuple[int, ...] | None:
     def works(scale_to: int) -> bool:
         trial = tuple(max(s, scale_to) for s in size)
         try:
-            propagate(gm, _example(trial, channels, device))
+            propagate(gm, _example(trial, channels, device, dtype))
             return True
         except _NodeFailure:
             return False

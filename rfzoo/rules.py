@@ -221,8 +221,8 @@ def _same_rank_layout(ctx: RuleContext, lay: L.Layout) -> L.Layout:
     return tuple(d if d.size == s else L.plain(s) for d, s in zip(lay, shape, strict=True))
 
 
-def _tuple_arg(x: Any, n: int) -> tuple[int, ...]:
-    if isinstance(x, int):
+def _tuple_arg(x: Any, n: int) -> tuple[Any, ...]:
+    if isinstance(x, (int, float)):
         return (x,) * n
     x = tuple(x)
     return x * n if len(x) == 1 else x

@@ -1,0 +1,105 @@
+"""After upsampling, a unit's RF depends on its position: max and min over one period."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from oracle import assert_agree, compare, prepared
+from torch import nn
+
+from rfzoo import analyze
+
+
+def block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+
+class SmallUNet(nn.Module):
+    """Bottleneck RF 26 at jump 4, a 3x3/stride-2 transposed conv, concatenated skip, 3x3 conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 7, padding=3)
+        self.enc = block(4, 4)
+        self.pool = nn.MaxPool2d(2)
+        self.mid = nn.Conv2d(4, 8, 3, padding=1)
+        self.up = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+        self.dec = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.enc(self.pool(self.stem(x)))  # jump 2
+        up = self.up(self.mid(self.pool(skip)))  # jump 4 -> 2
+        return self.dec(torch.cat([up, skip], 1))
+
+
+def test_unet_rf_alternates_30_34_and_matches_gradients_over_a_period():
+    analysis, runner = prepared(SmallUNet(), 128)
+    assert analysis.layer("mid").rf == [26, 26] and analysis.layer("mid").jump == [4, 4]
+    dec = analysis.layer("dec")
+    assert dec.position_dependent
+    assert dec.rf == [34, 34]  # the largest over positions; a fractional recursion says 32
+    sizes = set()
+    for u in (30, 31, 32, 33):
+        rows = compare(analysis, runner, ["up", "dec"], {"up": (u, u), "dec": (u, u)})
+        assert_agree(rows)
+        lo, hi = rows[-1][3][0]
+        sizes.add(hi - lo + 1)
+    assert sizes == {30, 34}
+
+
+class FPNTop(nn.Module):
+    """A coarse map bilinearly upsampled and added to a fine path, then a 3x3 conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fine = nn.Conv2d(1, 2, 3, padding=1)
+        self.down = nn.Conv2d(2, 2, 3, stride=2, padding=1)
+        self.coarse = nn.Conv2d(2, 2, 3, stride=2, padding=1)
+        self.smooth = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine = self.fine(x)
+        coarse = self.coarse(self.down(fine))
+        top = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        return self.smooth(fine + top)
+
+
+def test_fpn_bilinear_merge_max_and_min_over_positions_match_gradients():
+    analysis, runner = prepared(FPNTop(), 96)
+    smooth = analysis.layer("smooth")
+    assert smooth.position_dependent
+    measured = []
+    for u in range(44, 48):  # the 4x upsample repeats every 4 units
+        rows = compare(analysis, runner, ["add", "smooth"], {"add": (u, u), "smooth": (u, u)})
+        assert_agree(rows)
+        lo, hi = rows[-1][3][0]
+        measured.append(hi - lo + 1)
+    assert max(measured) == smooth.rf[0]
+    # rf_min is the fine path alone: 3x3 then 3x3
+    assert smooth.rf_min == [5, 5]
+
+
+def test_nearest_upsample_by_factor_and_pixel_shuffle():
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+            self.shuffle = nn.PixelShuffle(2)
+            self.b = nn.Conv2d(1, 1, 3, padding=1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.c = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.c(self.up(self.b(self.shuffle(self.a(x)))))
+
+    analysis, runner = prepared(Net(), 64)
+    assert analysis.layer("c").output_size == [128, 128]
+    for u in (30, 31, 32, 33):
+        units = {"shuffle": (u, u), "b": (u, u), "up": (2 * u, 2 * u + 1), "c": (2 * u + 1, 2 * u)}
+        assert_agree(compare(analysis, runner, list(units), units))
+
+
+def test_transposed_conv_jump_is_fractional():
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, stride=4, padding=1), nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1))
+    layer = analyze(model, 64).layers[-1]
+    assert layer.jump == [2, 2] and layer.output_size == [32, 32]
