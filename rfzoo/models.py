@@ -109,9 +109,12 @@ def resolve(name: str) -> ModelSpec:
 
 
 def _unknown(name: str, candidates: list[str]) -> str:
-    bare = {c.rpartition("/")[2]: c for c in candidates}
-    close = difflib.get_close_matches(name.rpartition("/")[2], list(bare), n=4, cutoff=0.6)
-    hint = f"; closest: {', '.join(bare[c] for c in close)}" if close else ""
+    by_bare: dict[str, list[str]] = {}
+    for c in candidates:
+        by_bare.setdefault(c.rpartition("/")[2], []).append(c)
+    close = difflib.get_close_matches(name.rpartition("/")[2], list(by_bare), n=4, cutoff=0.6)
+    names = [full for c in close for full in by_bare[c]][:6]
+    hint = f"; closest: {', '.join(names)}" if names else ""
     return f"unknown model {name!r}{hint}"
 
 
