@@ -166,3 +166,13 @@ def test_reason_classes_group_by_cause() -> None:
     lines = coverage_lines(rows)
     assert lines[0] == "coverage timm: 2/3 analyzed (66.7%): exact 1, partial 1, failed 1"
     assert "      1  unsupported op x" in lines
+
+
+def test_data_gitignore_keeps_the_default_catalog_documents() -> None:
+    path = Path(__file__).resolve().parents[2] / "data" / ".gitignore"
+    expected = store.data_gitignore(sources.default_refs())
+    assert path.read_text() == expected, (
+        "regenerate: python -c 'from rfzoo.catalog.store import data_gitignore; from "
+        "rfzoo.catalog.sources import default_refs; print(data_gitignore(default_refs()), end=\"\")'"
+        " > data/.gitignore"
+    )
