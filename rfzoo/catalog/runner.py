@@ -176,6 +176,7 @@ class Job:
     input_size: list[int] | None = None
     started: float = 0.0
     log_offset: int = 0
+    saved: bool = False  # the analyzed document is on disk (the probe runs next)
 
 
 def _crash_reason(worker: Worker, job: Job, killed_by_us: bool) -> str:
@@ -345,6 +346,8 @@ class Builder:
             return
         elif kind == "step":
             job.step = str(event.get("step"))
+        elif kind == "saved":
+            job.saved = True
         elif kind == "meta":
             job.meta = dict(event.get("meta") or {})
             job.input_size = event.get("input_size")
@@ -377,15 +380,29 @@ class Builder:
             self._record_failure(job, _crash_reason(worker, job, killed_by_us), progress)
 
     def _record_failure(self, job: Job, reason: str, progress: Progress) -> None:
-        """A document for a model whose worker died: what was known, and why."""
-        doc = base_document(job.ref, job.meta, job.input_size, "failed", reason)
-        store.write_json(store.model_path(self.data_dir, job.ref), doc)
+        """A document for a model whose worker died: what was known, and why.
+
+        When the analysis was saved before the probe, the analysis stands and the
+        probe's failure is noted on it.
+        """
+        path = store.model_path(self.data_dir, job.ref)
+        doc = None
+        if job.saved:
+            try:
+                doc = store.read_json(path)
+                doc["probe_error"] = reason
+            except (OSError, ValueError):
+                doc = None
+        if doc is None:
+            doc = base_document(job.ref, job.meta, job.input_size, "failed", reason)
+        store.write_json(path, doc)
         row = store.index_row(doc)
         probe_key = cache.probe_version() if self.want_probe else None
         cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(job.key, probe_key, row))
         seconds = time.monotonic() - job.started
-        self.report.outcomes.append(Outcome(job.ref, "failed", reason, False, seconds))
-        progress.finished(job.ref.id, "failed", seconds, cached=False)
+        status, why = str(doc["status"]), str(doc["reason"])
+        self.report.outcomes.append(Outcome(job.ref, status, why, False, seconds))
+        progress.finished(job.ref.id, status, seconds, cached=False)
 
 
 def build(refs: list[ModelRef], options: BuildOptions) -> BuildReport:

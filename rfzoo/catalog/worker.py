@@ -151,8 +151,13 @@ def build_document(
     probe: bool,
     emit: Emit | None = None,
     memory_gb: float | None = None,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """The model's document; failures are documents with status "failed"."""
+    """The model's document; failures are documents with status "failed".
+
+    `save` receives the analyzed document before the probe runs, so a probe that hangs
+    or crashes the process does not lose the analysis.
+    """
     emit = emit or (lambda event: None)
     step = "reading metadata"
     emit({"event": "step", "step": step})
@@ -222,6 +227,8 @@ def build_document(
         return doc
     probe_model = _probe_fn()
     if probe_model is not None and doc.get("layers"):
+        if save is not None:
+            save(doc)
         step = "probing gradients"
         emit({"event": "step", "step": step})
         try:
@@ -287,11 +294,17 @@ def main(argv: list[str] | None = None) -> int:
         ref = ModelRef(request["source"], request["name"])
         start = time.perf_counter()
         torch.manual_seed(0)  # the same model gives the same bytes in any worker
+        out_path = Path(request["out"])
+
+        def save(doc: dict[str, Any], out_path: Path = out_path) -> None:
+            store.write_json(out_path, doc)
+            emit({"event": "saved"})
+
         doc = build_document(
             ref, request.get("input_size"), probe=bool(request.get("probe")), emit=emit,
-            memory_gb=args.memory_gb,
+            memory_gb=args.memory_gb, save=save,
         )
-        store.write_json(Path(request["out"]), doc)
+        store.write_json(out_path, doc)
         emit({
             "event": "done",
             "status": doc["status"],

@@ -61,3 +61,10 @@ class _Fourier(nn.Module):
 def Unsupported() -> nn.Module:
     """An op no rule knows (a 2D FFT): the analysis must stop there and say so."""
     return _Fourier()
+
+
+def HangsOnCpu() -> nn.Module:
+    """Builds on the meta device (the analysis) but hangs on the CPU (the gradient probe)."""
+    if torch.empty(0).device.type == "cpu":
+        time.sleep(3600)
+    return _Tiny(2)

@@ -177,3 +177,14 @@ def test_cache_entries_hold_the_key(built) -> None:
     entry = cache.read_entry(data, ref)
     assert entry is not None and entry.key == cache.model_key(ref, None)
     assert entry.row == store.index_row(store.read_json(store.model_path(data, ref)))
+
+
+@pytest.mark.slow
+def test_a_probe_that_hangs_keeps_the_analysis(tmp_path: Path) -> None:
+    ref = user("HangsOnCpu")
+    report = build([ref], options(tmp_path, jobs=1, probe=True))
+    doc = store.read_json(store.model_path(tmp_path, ref))
+    assert doc["status"] == "exact" and doc["summary"]["rf"] == [17, 17]
+    assert doc["probe_error"].startswith("timed out after 3 s while probing gradients")
+    assert report.outcomes[0].status == "exact"
+    assert build([ref], options(tmp_path, jobs=1, probe=True)).count(cached=True) == 1
