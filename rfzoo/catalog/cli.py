@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--shard", type=_shard, metavar="I/N", help="build only shard I of N (1-based)")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                   help=f"output directory (default {DEFAULT_DATA_DIR})")
+                   help="catalog data directory (default: data/ at the repository root)")
     p.add_argument("--no-probe", action="store_true",
                    help="skip gradient verification and ERF (a quick build)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
@@ -65,8 +65,8 @@ def run_build(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise RfzooError("--jobs must be at least 1")
-    if args.all and args.names:
-        raise RfzooError("give --all or model names, not both")
+    if (args.all or args.default) and args.names:
+        raise RfzooError("give --default, --all or model names, not several")
     if args.all:
         refs = sources.all_refs()
     elif args.names:
