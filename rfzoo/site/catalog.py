@@ -26,6 +26,7 @@ class Catalog:
     models: dict[str, Doc] = field(default_factory=dict)  # "source/name" -> document, sorted
     rows: list[Row] = field(default_factory=list)  # index rows, sorted by source, name
     changelog: str | None = None
+    luo: dict[str, Any] | None = None  # data/luo.json: Luo et al.'s ERF law, measured
     date: str | None = None  # YYYY-MM-DD of the data, None when unknown
 
     @property
@@ -68,6 +69,8 @@ def load_catalog(root: Path | None = None) -> Catalog:
     cat.rows = load_rows(root, docs)
     log = root / "changelog.md"
     cat.changelog = log.read_text() if log.is_file() else None
+    luo = root / "luo.json"
+    cat.luo = json.loads(luo.read_text()) if luo.is_file() else None
     cat.date = data_date(root)
     return cat
 

@@ -84,6 +84,13 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
 
 
 def placeholder(kind: str, name: str) -> str:
+    if name == "luo-erf":
+        luo = (_catalog or load_catalog()).luo
+        if luo is None:
+            return "*(No measurement yet: run `scripts/make_luo_data.py`.)*\n"
+        return embed.chart("rfz-method-luo-erf", figures.luo_law(luo), height=340, caption=(
+            f"Measured by rfzoo's gradient maps: the fitted exponent of the ERF's standard "
+            f"deviation is {luo['erf_exponent']}, of the theoretical RF {luo['trf_exponent']}."))
     if kind == "table":
         return guide.table(guide.GUIDE_5X5 if name == "guide-5x5" else guide.FOUR_LAYERS)
     if name == "four-layers-growth":
