@@ -314,7 +314,8 @@ class ReceptiveFieldEngine:
 def _period_after(t: Transform, a: AxisRF) -> int:
     """Positions after which a non-affine transform's pattern repeats (an upper bound)."""
     ratio = Fraction(t.scale)  # input units per output unit
-    period_in = a.period
+    # A transform with its own pattern (BlockBroadcast: blocks of `size` units) repeats no sooner.
+    period_in = math.lcm(a.period, getattr(t, "period", 1))
     # Output units p later, the input moves p*ratio units; it must be a multiple of period_in.
     return max(1, (Fraction(period_in) / ratio).numerator)
 

@@ -30,9 +30,8 @@ def _is_tensorish(value: Any) -> bool:
     if isinstance(value, torch.Tensor):
         return True
     if isinstance(value, (tuple, list)) and value:
-        return all(isinstance(v, torch.Tensor) or v is None for v in value) and any(
-            isinstance(v, torch.Tensor) for v in value
-        )
+        # (tensor, int) pairs too (MViT's _unsqueeze): dropping them would silently cut the graph
+        return any(isinstance(v, torch.Tensor) for v in value)
     return False
 
 

@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from rfzoo.errors import UnsupportedOpError
 
 
 @dataclass(frozen=True)
 class Factor:
+    """A row-major factor of a dim. A spatial axis split by a reshape (window partition)
+    becomes digits: position = sum(digit * step) over the axis's factors."""
+
     axis: int | None  # spatial axis index, or None for batch/channel-like factors
     size: int
+    step: int = 1  # positions between consecutive values of this digit
+    full: int = 0  # the whole axis's size when this factor is one digit of it; 0: the whole axis
+
+    @property
+    def whole(self) -> bool:
+        return self.full == 0
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ class Dim:
     def single_axis(self) -> int | None:
         """The spatial axis when this dim is exactly one spatial axis, else None."""
         real = [f for f in self.factors if f.size > 1]
-        if self.prefix == 0 and len(real) == 1 and real[0].axis is not None:
+        if self.prefix == 0 and len(real) == 1 and real[0].axis is not None and real[0].whole:
             return real[0].axis
         return None
 
@@ -77,8 +87,30 @@ def axis_sizes(layout: Layout, naxes: int) -> tuple[int | None, ...]:
     for d in layout:
         for f in d.factors:
             if f.axis is not None and f.axis < naxes:
-                sizes[f.axis] = f.size
+                sizes[f.axis] = f.full or f.size
     return tuple(sizes)
+
+
+def digits(layout: Layout, axis: int) -> list[tuple[int, Factor]]:
+    """(dim index, factor) of every factor of `axis` with more than one value."""
+    return [(i, f) for i, d in enumerate(layout) for f in d.factors if f.axis == axis and f.size > 1]
+
+
+def low_block(mixed: list[Factor], all_digits: list[Factor]) -> int | None:
+    """Block size when `mixed` are exactly an axis's lowest digits and some digit is left out.
+
+    An op that combines positions along those digits only mixes within aligned blocks
+    of that many positions (window attention); None when it mixes a strided set or the
+    whole axis (grid attention, global attention).
+    """
+    if not mixed or len(mixed) == len(all_digits):
+        return None
+    block = 1
+    for f in sorted(mixed, key=lambda f: f.step):
+        if f.step != block:
+            return None
+        block *= f.size
+    return block
 
 
 def layout_name(layout: Layout, naxes: int) -> str:
@@ -96,16 +128,43 @@ def layout_name(layout: Layout, naxes: int) -> str:
     return "other"
 
 
+def _join(factors: list[Factor]) -> tuple[Factor, ...]:
+    """Adjacent digits of one axis (outer then inner) become one factor again."""
+    out: list[Factor] = []
+    for f in factors:
+        prev = out[-1] if out else None
+        if (prev is not None and f.axis is not None and prev.axis == f.axis and not prev.whole
+                and prev.full == f.full and prev.step == f.step * f.size):
+            size = prev.size * f.size
+            out[-1] = Factor(f.axis, size) if f.step == 1 and size == f.full else Factor(f.axis, size, f.step, f.full)
+        else:
+            out.append(f)
+    return tuple(out)
+
+
 def _merge(dims: list[Dim]) -> Dim:
     prefix = sum(d.prefix for d in dims)
     if prefix and len([d for d in dims if d.size != 1]) > 1:
         raise ValueError("prefix tokens merged with other dims")
-    factors = tuple(f for d in dims for f in d.factors if f.size != 1 or f.axis is not None)
-    return Dim(factors, prefix)
+    factors = [f for d in dims for f in d.factors if f.size != 1 or f.axis is not None]
+    return Dim(_join(factors), prefix)
+
+
+def _cut(f: Factor, outer: int) -> tuple[Factor, Factor]:
+    """Split a factor into an outer part of `outer` values and the inner rest (row-major)."""
+    inner = f.size // outer
+    if f.axis is None:
+        return Factor(None, outer), Factor(None, inner)
+    full = f.full or f.size
+    return Factor(f.axis, outer, f.step * inner, full), Factor(f.axis, inner, f.step, full)
 
 
 def _split(dim: Dim, sizes: list[int]) -> list[Dim]:
-    """Split one dim into dims of the given sizes, following its factors."""
+    """Split one dim into dims of the given sizes, following its factors.
+
+    A size that cuts a factor takes its outer digit: (H*W) -> (H/ws, ws*W) keeps
+    H's block index first, so window partitions keep track of every pixel.
+    """
     if dim.prefix:
         raise ValueError("cannot split a dim with prefix tokens")
     factors = [f for f in dim.factors if f.size != 1]
@@ -115,25 +174,22 @@ def _split(dim: Dim, sizes: list[int]) -> list[Dim]:
         if size == 1:
             out.append(Dim(()))
             continue
-        if fi < len(factors) and factors[fi].size == size:
-            out.append(Dim((factors[fi],)))
-            fi += 1
-            continue
-        # group several whole factors, or cut a non-spatial factor
         prod, group = 1, []
-        while fi < len(factors) and prod < size and size % (prod * factors[fi].size) == 0:
-            prod *= factors[fi].size
-            group.append(factors[fi])
-            fi += 1
-        if prod == size:
-            out.append(Dim(tuple(group)))
-            continue
-        rest = factors[fi] if fi < len(factors) else None
-        if not group and rest is not None and rest.axis is None and rest.size % size == 0:
-            out.append(plain(size))
-            factors[fi] = Factor(None, rest.size // size)
-            continue
-        raise ValueError(f"a reshape to {sizes} splits a spatial axis")
+        while prod < size:
+            if fi >= len(factors):
+                raise ValueError(f"a reshape to {sizes} does not match the tensor's factors")
+            f = factors[fi]
+            if size % (prod * f.size) == 0:
+                group.append(f)
+                prod *= f.size
+                fi += 1
+            elif size % prod == 0 and f.size % (size // prod) == 0:
+                head, factors[fi] = _cut(f, size // prod)
+                group.append(head)
+                prod = size
+            else:
+                raise ValueError(f"a reshape to {sizes} splits a factor of size {f.size} unevenly")
+        out.append(Dim(_join(group)))
     if fi != len(factors):
         raise ValueError(f"a reshape to {sizes} does not match the tensor's factors")
     return out
@@ -172,3 +228,83 @@ def reshape(layout: Layout, in_shape: tuple[int, ...], out_shape: tuple[int, ...
     except (ValueError, IndexError) as err:
         raise UnsupportedOpError("reshape", where, f"{tuple(in_shape)} -> {tuple(out_shape)}: {err}") from None
     return tuple(out)
+
+
+class Tracked:
+    """Stands in for a tensor inside a pure rearrangement function (timm's window_reverse,
+    grid_reverse, deblockify): views and permutes update the layout, so a function that
+    fx keeps opaque is replayed exactly instead of trusted by its name."""
+
+    def __init__(self, shape: tuple[int, ...], layout: Layout, where: str) -> None:
+        self.shape = tuple(shape)
+        self.layout = layout
+        self.where = where
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def contiguous(self) -> Tracked:
+        return self
+
+    def view(self, *shape: Any) -> Tracked:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        sizes = [int(s) for s in shape]
+        if -1 in sizes:
+            known = math.prod(s for s in sizes if s != -1)
+            sizes[sizes.index(-1)] = math.prod(self.shape) // known
+        new = tuple(sizes)
+        return Tracked(new, reshape(self.layout, self.shape, new, self.where), self.where)
+
+    reshape = view
+
+    def permute(self, *dims: Any) -> Tracked:
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        order = [d % len(self.shape) for d in dims]
+        return Tracked(tuple(self.shape[d] for d in order), tuple(self.layout[d] for d in order), self.where)
+
+    def transpose(self, a: int, b: int) -> Tracked:
+        order = list(range(len(self.shape)))
+        a, b = a % len(order), b % len(order)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    def flatten(self, start: int = 0, end: int = -1) -> Tracked:
+        start, end = start % len(self.shape), end % len(self.shape)
+        return self.view(*self.shape[:start], math.prod(self.shape[start:end + 1]), *self.shape[end + 1:])
+
+
+def coarsen(layout: Layout, dims: set[int], out_shape: tuple[int, ...]) -> tuple[Layout, dict[int, int]] | None:
+    """Layout after an op folds `dims` into new channel-like dims (a Linear over a dim that
+    holds the 2x2 digits of a patch merge plus channels).
+
+    Every axis with digits in `dims` must lose exactly its lowest block of B positions:
+    its remaining digits then index blocks, a Window(B, B, 0) of the old axis. Returns
+    the new layout and B per axis, or None when an op folds a whole axis or a strided set.
+    """
+    blocks: dict[int, int] = {}
+    for axis in {f.axis for i in dims for f in layout[i].factors if f.axis is not None and f.size > 1}:
+        found = digits(layout, axis)
+        block = low_block([f for i, f in found if i in dims], [f for _, f in found])
+        if block is None:
+            return None
+        blocks[axis] = block
+    out: list[Dim] = []
+    for i, d in enumerate(layout):
+        if i in dims:
+            out.append(plain(out_shape[i]) if i < len(out_shape) else plain(1))
+            continue
+        factors = []
+        for f in d.factors:
+            b = blocks.get(f.axis) if f.axis is not None else None
+            if b is None:
+                factors.append(f)
+                continue
+            step, full = f.step // b, f.full // b
+            factors.append(Factor(f.axis, f.size) if step == 1 and f.size == full else Factor(f.axis, f.size, step, full))
+        out.append(Dim(tuple(factors), d.prefix))
+    return tuple(out), blocks

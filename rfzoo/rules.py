@@ -197,15 +197,59 @@ def pointwise(ctx: RuleContext, kind: str = "pointwise", op: str | None = None) 
     )
 
 
-def mixing(ctx: RuleContext, dims: Sequence[int], op: str, kind: str = "global") -> NodeSpec:
-    """An op that combines positions along `dims`: global when those dims hold space."""
+def mixed_maps(ctx: RuleContext, src: fx.Node, dims: Sequence[int], out_layout: L.Layout) -> AxisMaps | None:
+    """Maps from `src` for an op that combines every position along `dims` of src.
+
+    Mixing an axis's lowest digits while its other digits stay in other dims (window
+    attention after a partition) reads the aligned block that holds each unit:
+    BlockBroadcast. None when a whole axis, a strided set of positions (grid attention)
+    or prefix tokens get mixed: the op is global.
+    """
+    lay = ctx.in_layout(src)
+    mixed_dims = {d % len(lay) for d in dims}
+    if any(lay[d].prefix for d in mixed_dims):
+        return None
+    maps = list(same_layout_maps(ctx, src, out_layout))
+    for k in range(ctx.naxes):
+        found = L.digits(lay, k)
+        mixed = [f for i, f in found if i in mixed_dims]
+        if not mixed:
+            continue
+        block = L.low_block(mixed, [f for _, f in found])
+        if block is None or maps[k] is None:
+            return None
+        maps[k] = BlockBroadcast(block)
+    return tuple(maps)
+
+
+def _holds_space(lay: L.Layout, dims: Sequence[int]) -> bool:
+    return any(lay[d % len(lay)].is_spatial or lay[d % len(lay)].prefix for d in dims)
+
+
+def mixing(ctx: RuleContext, dims: Sequence[int], op: str, kind: str = "global", folds: bool = False) -> NodeSpec:
+    """An op that combines positions along `dims`: global when those dims hold a whole axis,
+    a window op when they hold the inner digits of partitioned axes.
+
+    `folds`: the op turns `dims` into new channels (a Linear): the inner digits are gone
+    and the remaining digits index blocks (see `layout.coarsen`).
+    """
     src = ctx.first_input()
     lay = ctx.in_layout(src)
-    nd = len(lay)
-    spatial = any(lay[d % nd].is_spatial or lay[d % nd].prefix for d in dims)
     out_layout = _same_rank_layout(ctx, lay)
-    if not spatial:
+    if not _holds_space(lay, dims):
         return NodeSpec("pointwise", op, [(src, same_layout_maps(ctx, src, out_layout))], out_layout)
+    nd = len(lay)
+    if folds and len(out_layout) == nd:
+        folded = L.coarsen(lay, {d % nd for d in dims}, ctx.out_shape())
+        if folded is not None:
+            new, blocks = folded
+            maps = tuple(Window(blocks[k], blocks[k], 0) if k in blocks else m
+                         for k, m in enumerate(same_layout_maps(ctx, src, lay)))
+            return NodeSpec("pool", f"{op} over {'x'.join(str(blocks[k]) for k in sorted(blocks))} blocks",
+                            [(src, maps)], new)
+    maps = mixed_maps(ctx, src, dims, out_layout) if len(out_layout) == nd else None
+    if maps is not None and all(out_layout[d % nd] == lay[d % nd] for d in dims):
+        return NodeSpec("attention", f"{op} within windows", [(src, maps)], out_layout)
     return NodeSpec(kind, op, [(src, same_layout_maps(ctx, src, out_layout))], out_layout,
                     mixes_all=True, keeps_local=False)
 
@@ -685,7 +729,12 @@ def _norm_over(ctx: RuleContext, ndims: int, name: str) -> NodeSpec:
     src = ctx.first_input()
     lay = ctx.in_layout(src)
     spec = pointwise(ctx, op=name)
-    if any(d.is_spatial or d.prefix for d in lay[len(lay) - ndims:]):
+    dims = list(range(len(lay) - ndims, len(lay)))
+    if _holds_space(lay, dims):
+        windowed = mixed_maps(ctx, src, dims, spec.layout)
+        if windowed is not None and len(spec.edges) == 1:  # statistics over each block of a partition
+            spec.edges = [(src, windowed)]
+            return spec
         spec.kind, spec.mixes_all = "norm-global", True
         spec.notes.append(f"{name} statistics span all positions")
     return spec
@@ -735,12 +784,12 @@ def normalize_function(ctx: RuleContext) -> NodeSpec:
 
 @rule(nn.Linear, nn.Bilinear)
 def linear_module(ctx: RuleContext) -> NodeSpec:
-    return mixing(ctx, [-1], "Linear", kind="global-linear")
+    return mixing(ctx, [-1], "Linear", kind="global-linear", folds=True)
 
 
 @rule(F.linear, torch._C._nn.linear)
 def linear_function(ctx: RuleContext) -> NodeSpec:
-    return mixing(ctx, [-1], "linear", kind="global-linear")
+    return mixing(ctx, [-1], "linear", kind="global-linear", folds=True)
 
 
 @rule(nn.Softmax, nn.LogSoftmax, nn.Softmin)
@@ -775,32 +824,49 @@ rule(torch.mean, torch.sum, torch.amax, torch.amin, torch.std, torch.var, torch.
      torch.min, torch.std_mean, torch.var_mean)(lambda ctx: _reduce(ctx, ctx.node.target.__name__))
 
 
+def _batch_dims(ctx: RuleContext, inputs: Sequence[fx.Node], shape: tuple[int, ...], skip: int) -> list[L.Dim]:
+    """Broadcast batch dims (all but the last `skip`) of several operands."""
+    out: list[L.Dim] = [L.plain(s) for s in shape[: len(shape) - skip]]
+    for n in inputs:
+        lay = ctx.in_layout(n)[: -skip or None]
+        offset = len(out) - len(lay)
+        for i, d in enumerate(lay):
+            if offset + i >= 0 and d.size == shape[offset + i] and (d.is_spatial or d.prefix):
+                out[offset + i] = d
+    return out
+
+
 def _matmul(ctx: RuleContext) -> NodeSpec:
-    """a @ b contracts a's last dim with b's second-to-last: global when that dim holds space."""
+    """a @ b: output (i, j) reads row i of a and column j of b along the contracted dim.
+
+    The result keeps one set of positions: a's rows when they hold space, else b's
+    columns. b's columns next to spatial rows (the keys of q @ k^T) become a
+    channel-like dim, and b is mixed over them, so each query reads all keys of its
+    window (or of the whole map: global).
+    """
     a, b = ctx.node.args[0], ctx.node.args[1]
-    inputs = ctx.tensor_inputs()
-    contracted_spatial = False
-    for n, dim in ((a, -1), (b, -2)):
-        if isinstance(n, fx.Node) and ctx.depends.get(n):
-            lay = ctx.in_layout(n)
-            d = lay[dim] if len(lay) >= abs(dim) else lay[-1]
-            contracted_spatial |= d.is_spatial or bool(d.prefix)
     shape = ctx.out_shape()
-    # The result keeps a's rows and b's columns.
-    out: list[L.Dim] = [L.plain(s) for s in shape]
-    if isinstance(a, fx.Node) and ctx.depends.get(a):
-        la = ctx.in_layout(a)
-        if len(la) >= 2 and la[-2].size == shape[-2]:
-            out[-2] = la[-2]
-    if isinstance(b, fx.Node) and ctx.depends.get(b):
-        lb = ctx.in_layout(b)
-        if lb[-1].size == shape[-1]:
-            out[-1] = lb[-1]
-    layout = tuple(out)
-    edges = [(n, same_layout_maps(ctx, n, layout)) for n in inputs]
-    if contracted_spatial:
-        return NodeSpec("global", "matmul over positions", edges, layout, mixes_all=True, keeps_local=False)
-    return NodeSpec("merge" if len(inputs) > 1 else "pointwise", "matmul", edges, layout)
+    dep = {n for n in (a, b) if isinstance(n, fx.Node) and ctx.depends.get(n)}
+    la = ctx.in_layout(a) if a in dep else None
+    lb = ctx.in_layout(b) if b in dep else None
+    rows = la[-2] if la is not None and len(la) >= 2 and la[-2].size == shape[-2] else L.plain(shape[-2])
+    cols = lb[-1] if lb is not None and lb[-1].size == shape[-1] else L.plain(shape[-1])
+    rows_space = rows.is_spatial or bool(rows.prefix)
+    keep_cols = not rows_space and (cols.is_spatial or bool(cols.prefix))
+    layout = tuple(_batch_dims(ctx, list(dep), shape, 2) + [rows, cols if keep_cols else L.plain(shape[-1])])
+    edges: list[tuple[fx.Node, AxisMaps]] = []
+    for n, mixed in ((a, [-1]), (b, [-2] if keep_cols else [-2, -1])):
+        if n not in dep:
+            continue
+        maps = mixed_maps(ctx, n, mixed, layout) if _holds_space(ctx.in_layout(n), mixed) else \
+            same_layout_maps(ctx, n, layout)
+        if maps is None:
+            return NodeSpec("global", "matmul over positions", [(m, (None,) * ctx.naxes) for m in dep],
+                            layout, mixes_all=True, keeps_local=False)
+        edges.append((n, maps))
+    windowed = any(isinstance(t, BlockBroadcast) for _, maps in edges for t in maps)
+    kind = "attention" if windowed else ("merge" if len(edges) > 1 else "pointwise")
+    return NodeSpec(kind, "matmul within windows" if windowed else "matmul", edges, layout)
 
 
 rule(torch.matmul, operator.matmul, torch.bmm, "Tensor.matmul", "Tensor.bmm", torch.baddbmm)(_matmul)
@@ -808,13 +874,25 @@ rule(torch.matmul, operator.matmul, torch.bmm, "Tensor.matmul", "Tensor.bmm", to
 
 @rule(F.scaled_dot_product_attention)
 def attention_function(ctx: RuleContext) -> NodeSpec:
-    q = ctx.node.args[0]
-    lay = ctx.in_layout(q) if ctx.depends.get(q) else ctx.in_layout()
-    global_ = any(d.is_spatial or d.prefix for d in lay[:-1][-1:]) or any(
-        lay_d.is_spatial or lay_d.prefix for n in ctx.tensor_inputs() for lay_d in ctx.in_layout(n)[-2:-1]
-    )
-    return NodeSpec("global" if global_ else "pointwise", "attention", [(n, (None,) * ctx.naxes) for n in ctx.tensor_inputs()],
-                    lay, mixes_all=global_, keeps_local=not global_)
+    """Each query row reads every key and value of its batch entry: global over tokens,
+    or within windows when the token dim holds the inner digits of a partition."""
+    q, k, v = (ctx.arg(i, name) for i, name in enumerate(("query", "key", "value")))
+    dep = [n for n in (q, k, v) if isinstance(n, fx.Node) and ctx.depends.get(n)]
+    shape = ctx.out_shape()
+    lq = ctx.in_layout(q) if q in dep else None
+    rows = lq[-2] if lq is not None else L.plain(shape[-2])
+    layout = tuple(_batch_dims(ctx, dep, shape, 2) + [rows, L.plain(shape[-1])])
+    edges: list[tuple[fx.Node, AxisMaps]] = []
+    for n in dep:
+        maps = same_layout_maps(ctx, n, layout) if n is q else mixed_maps(ctx, n, [-2], layout)
+        if maps is None or (n is not q and not _holds_space(ctx.in_layout(n), [-2])
+                            and L.spatial_axes(ctx.in_layout(n))):
+            maps = None
+        if maps is None:
+            return NodeSpec("global", "attention", [(m, (None,) * ctx.naxes) for m in dep], layout,
+                            mixes_all=True, keeps_local=False)
+        edges.append((n, maps))
+    return NodeSpec("attention", "attention within windows", edges, layout)
 
 
 @rule(nn.MultiheadAttention)
@@ -950,7 +1028,10 @@ def _split_like(ctx: RuleContext, name: str) -> NodeSpec:
         dim = ctx.concrete(ctx.arg(1, "dim", 0)) % len(lay)
     else:
         dim = ctx.concrete(ctx.arg(2, "dim", 0)) % len(lay)
-    if lay[dim].is_spatial or lay[dim].prefix:
+    d = lay[dim]
+    if (d.is_spatial or d.prefix) and name != "unbind":
+        return _split_prefix(ctx, src, lay, dim, name)
+    if d.is_spatial or d.prefix:
         raise UnsupportedOpError(name, ctx.where, "splitting a spatial dim")
     parts = []
     for v in ctx.value:
@@ -958,6 +1039,24 @@ def _split_like(ctx: RuleContext, name: str) -> NodeSpec:
             parts.append(tuple(d for i, d in enumerate(lay) if i != dim))
         else:
             parts.append(tuple(L.plain(v.shape[i]) if i == dim else d for i, d in enumerate(lay)))
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("reshape", name, [(src, maps)], tuple(parts))
+
+
+def _split_prefix(ctx: RuleContext, src: fx.Node, lay: L.Layout, dim: int, name: str) -> NodeSpec:
+    """Splitting the class tokens off the spatial tokens (MViT): only at the prefix boundary."""
+    d = lay[dim]
+    parts, start = [], 0
+    for v in ctx.value:
+        size = v.shape[dim]
+        if start + size <= d.prefix:
+            part = L.plain(size)  # prefix tokens only: no spatial position
+        elif start == d.prefix and size == d.size - d.prefix:
+            part = L.Dim(d.factors)
+        else:
+            raise UnsupportedOpError(name, ctx.where, "splitting a spatial dim")
+        parts.append(tuple(part if i == dim else x for i, x in enumerate(lay)))
+        start += size
     maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
     return NodeSpec("reshape", name, [(src, maps)], tuple(parts))
 
@@ -980,14 +1079,19 @@ def concatenate(ctx: RuleContext) -> NodeSpec:
     out_shape = ctx.out_shape()
     if stack:
         out_layout = tuple(list(ref[:dim]) + [L.plain(out_shape[dim])] + list(ref[dim:]))
-    elif ref[dim].is_spatial or ref[dim].prefix:
-        if len(local) != 1:
+    elif any(_holds_space(ctx.in_layout(t), [dim]) for t in local):
+        # Tokens put in front of the spatial ones (class tokens) become prefix tokens.
+        spatial = [t for t in local if _holds_space(ctx.in_layout(t), [dim])]
+        if len(spatial) != 1:
             raise UnsupportedOpError("cat", ctx.where, "concatenating feature maps along a spatial dim")
+        ref = ctx.in_layout(spatial[0])
         extra = out_shape[dim] - ref[dim].size
-        first = tensors[0] is not local[0]
-        if not first:
+        if tensors[-1] is not spatial[0]:
             raise UnsupportedOpError("cat", ctx.where, "constant tokens appended after spatial tokens")
         out_layout = tuple(L.Dim(d.factors, d.prefix + extra) if i == dim else d for i, d in enumerate(ref))
+        edges = [(t, same_layout_maps(ctx, t, out_layout) if t is spatial[0] else (None,) * ctx.naxes)
+                 for t in local]
+        return NodeSpec("merge" if len(local) > 1 else "reshape", "cat", edges, out_layout)
     else:
         out_layout = tuple(L.plain(out_shape[dim]) if i == dim else d for i, d in enumerate(ref))
     edges = [(t, same_layout_maps(ctx, t, out_layout)) for t in local]
@@ -1046,4 +1150,138 @@ def shifted_window_attention(ctx: RuleContext) -> NodeSpec:
             mixes_all = mixes_all or size > 1
         maps[axis] = BlockBroadcast(window[i], shift[i])
     label = f"window attention(ws={window[0]}, shift={shift[0]})"
-    return NodeSpec("attention", label, [(src, tuple(maps))], lay, mixes_all=mixes_all)
+    if mixes_all:  # one window spans an axis: attention over all tokens, as timm's generic path says
+        return NodeSpec("global", label, [(src, (None,) * ctx.naxes)], lay, mixes_all=True, keeps_local=False)
+    return NodeSpec("attention", label, [(src, tuple(maps))], lay)
+
+
+# -- window partitions ---------------------------------------------------------------------------
+
+
+@rule("window_reverse", "grid_reverse", "window_reverse_nchw", "grid_reverse_nchw", "deblockify")
+def replay_rearrangement(ctx: RuleContext) -> NodeSpec:
+    """timm's opaque window/grid/block reversals are views and permutes: replay them on the layout.
+
+    Each pixel goes back to its position, so the maps are identities; the replay checks
+    that the digits of every split axis join up again (else a later op fails loudly).
+    """
+    src = ctx.node.args[0]
+    lay = ctx.in_layout(src)
+    tracked = L.Tracked(tuple(ctx.values[src].shape), lay, ctx.where)
+    args = ctx.concrete(tuple(ctx.node.args[1:]))
+    kwargs = ctx.concrete(dict(ctx.node.kwargs))
+    out = ctx.node.target(tracked, *args, **kwargs)
+    if not isinstance(out, L.Tracked) or out.shape != ctx.out_shape():
+        raise UnsupportedOpError(ctx.node.target.__name__, ctx.where, "replay did not give the traced shape")
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("reshape", ctx.node.target.__name__, [(src, maps)], out.layout)
+
+
+@rule("_patch_merging_pad")
+def patch_merging_pad(ctx: RuleContext) -> NodeSpec:
+    """torchvision Swin: pad H, W to even, then the four 2x2 phases concatenated on channels:
+    a 2x2 space-to-depth on (..., H, W, C)."""
+    src = ctx.first_input()
+    lay = ctx.in_layout(src)
+    shape = ctx.out_shape()
+    maps: list[Transform | None] = [IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes)]
+    out = list(lay[:-3])
+    for i, d in enumerate(lay[-3:-1]):
+        axis = d.single_axis
+        if axis is None:
+            raise UnsupportedOpError("_patch_merging_pad", ctx.where, "tokens not in (..., H, W, C) layout")
+        maps[axis] = Window(2, 2, 0)
+        out.append(L.Dim((L.Factor(axis, shape[len(shape) - 3 + i]),)))
+    out.append(L.plain(shape[-1]))
+    return NodeSpec("pool", "patch merging (2x2 space-to-depth)", [(src, tuple(maps))], tuple(out))
+
+
+# -- torchvision MViT ----------------------------------------------------------------------------
+
+
+@rule("_unsqueeze")
+def mvit_unsqueeze(ctx: RuleContext) -> NodeSpec:
+    """MViT's (x.unsqueeze(dim) if needed, x.dim()): a tensor and an int."""
+    src = ctx.first_input()
+    lay = ctx.in_layout(src)
+    target, dim = ctx.concrete(ctx.node.args[1]), ctx.concrete(ctx.node.args[2])
+    if len(lay) == target - 1:
+        lay = tuple(list(lay[:dim]) + [L.Dim(())] + list(lay[dim:]))
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("reshape", "unsqueeze", [(src, maps)], (lay, None))
+
+
+@rule("_squeeze")
+def mvit_squeeze(ctx: RuleContext) -> NodeSpec:
+    src = ctx.first_input()
+    lay = ctx.in_layout(src)
+    target, dim, had = (ctx.concrete(a) for a in ctx.node.args[1:4])
+    if had == target - 1:
+        lay = tuple(d for i, d in enumerate(lay) if i != dim % len(lay))
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("reshape", "squeeze", [(src, maps)], lay)
+
+
+# -- einsum ----------------------------------------------------------------------------------------
+
+
+def _factor_keys(d: L.Dim) -> set[tuple[Any, ...]]:
+    keys = {(f.axis, f.step, f.size) for f in d.factors if f.axis is not None and f.size > 1}
+    return keys | ({("prefix",)} if d.prefix else set())
+
+
+@rule(torch.einsum, "einsum")
+def einsum(ctx: RuleContext) -> NodeSpec:
+    """Output positions come from the first operand that holds them; an operand whose spatial
+    dim is summed over (or whose positions are already taken, like the keys of q.k) is mixed
+    along it: within windows (BlockBroadcast) or globally."""
+    equation = str(ctx.concrete(ctx.node.args[0])).replace(" ", "")
+    operands = list(ctx.node.args[1:])
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    if "." in equation or "->" not in equation:
+        raise UnsupportedOpError("einsum", ctx.where, f"equation {equation!r} (ellipsis or implicit output)")
+    lhs, rhs = equation.split("->")
+    terms = lhs.split(",")
+    shape = ctx.out_shape()
+    dep = [(t, n) for t, n in zip(terms, operands, strict=True) if isinstance(n, fx.Node) and ctx.depends.get(n)]
+    out: list[L.Dim] = []
+    taken: set[tuple[Any, ...]] = set()
+    for i, letter in enumerate(rhs):
+        chosen = L.plain(shape[i])
+        for term, n in dep:
+            d = ctx.in_layout(n)[term.index(letter)] if letter in term else None
+            if d is not None and d.size == shape[i] and _factor_keys(d) and not _factor_keys(d) & taken:
+                chosen = d
+                taken |= _factor_keys(d)
+                break
+        out.append(chosen)
+    layout = tuple(out)
+    edges: list[tuple[fx.Node, AxisMaps]] = []
+    for term, n in dep:
+        lay = ctx.in_layout(n)
+        mixed = [j for j, letter in enumerate(term)
+                 if _factor_keys(lay[j]) and (letter not in rhs or layout[rhs.index(letter)] != lay[j])]
+        maps = mixed_maps(ctx, n, mixed, layout) if mixed else same_layout_maps(ctx, n, layout)
+        if maps is None:
+            return NodeSpec("global", f"einsum({equation}) over positions", [(m, (None,) * ctx.naxes) for _, m in dep],
+                            layout, mixes_all=True, keeps_local=False)
+        edges.append((n, maps))
+    windowed = any(isinstance(t, BlockBroadcast) for _, maps in edges for t in maps)
+    kind = "attention" if windowed else ("merge" if len(edges) > 1 else "pointwise")
+    return NodeSpec(kind, f"einsum({equation})", edges, layout)
+
+
+@rule("_add_rel_pos")
+def mvit_add_rel_pos(ctx: RuleContext) -> NodeSpec:
+    """torchvision MViT: attn[:, :, q, k] += bias computed from query q alone: per query row."""
+    attn, q = ctx.node.args[0], ctx.node.args[1]
+    layout = ctx.in_layout(attn)
+    edges = [(n, same_layout_maps(ctx, n, layout)) for n in (attn, q) if ctx.depends.get(n)]
+    return NodeSpec("merge", "add relative position bias", edges, layout)
+
+
+@rule("_add_shortcut")
+def mvit_add_shortcut(ctx: RuleContext) -> NodeSpec:
+    """torchvision MViT v2: x + shortcut (the class token row may keep x alone): a residual add."""
+    return pointwise(ctx, op="add shortcut")

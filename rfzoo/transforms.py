@@ -137,5 +137,10 @@ class BlockBroadcast:
     def scale(self) -> Fraction:
         return Fraction(1)
 
+    @property
+    def period(self) -> int:
+        """Output positions after which the pattern repeats (the engine samples one period)."""
+        return self.size
+
 
 Transform = Window | Transposed | Resample | BlockBroadcast
