@@ -170,6 +170,12 @@ def _torchvision_input_size(name: str) -> tuple[int, ...]:
         return _torchvision_detection_size(name)
     if task == "optical_flow":
         return OPTICAL_FLOW_INPUT_SIZE
+    if torchvision.models.get_model_builder(name).__module__.endswith(".vision_transformer"):
+        # ViTs built without weights take their builder's image_size (224), whatever the
+        # first weights' crop: vit_h_14's first weights are 518 and the model asserts.
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name, weights=None)
+        return (int(model.image_size), int(model.image_size))
 
     try:
         weights = torchvision.models.get_model_weights(name)
