@@ -17,7 +17,7 @@ def reason_class(reason: str) -> str:
     if not reason:
         return ""
     text = reason.split(";")[0]
-    match = re.match(r"unsupported op (\S+)", text)
+    match = re.match(r"unsupported op (.+?)(?: at \S+|$)", text)
     if match:
         return f"unsupported op {match.group(1)}"
     match = re.match(r"timed out after [\d.]+ s (while .*)", text)
