@@ -193,6 +193,19 @@ def _crash_reason(worker: Worker, job: Job, killed_by_us: bool) -> str:
     return f"{what}; last message: {tail}" if tail else what
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """A CI cancel (SIGTERM) stops the build like Ctrl-C: workers stopped, index written."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
 class Builder:
     def __init__(self, refs: list[ModelRef], options: BuildOptions) -> None:
         self.refs = sorted(set(refs))
@@ -238,6 +251,7 @@ class Builder:
         for outcome in self.report.outcomes:
             progress.finished(outcome.ref.id, outcome.status, None, cached=True)
         jobs = max(1, min(self.options.jobs, len(todo)))
+        previous = _stop_on_sigterm()
         try:
             if todo:
                 with tempfile.TemporaryDirectory(prefix="rfzoo-build-") as log_dir:
@@ -251,6 +265,8 @@ class Builder:
             progress.close()
             self.write_index()
             self.report.seconds = time.monotonic() - start
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         return self.report
 
     def write_index(self) -> None:
