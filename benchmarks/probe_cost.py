@@ -1,18 +1,22 @@
 """Cost of the gradient probe per model, against one forward + backward pass.
 
-For each model: the time of `probe_model` (support check and ERF, split into
-planning, verification and ERF), and the time of one float32 forward+backward
-at the default input size, batch 1, on the same randomly initialized model.
-Prints the ratios measured in one run (absolute times depend on the machine
-and its load; the ratios much less).
+For each model, in one run: one float32 forward+backward at the default input
+size, batch 1, on the same randomly initialized traced model (the best of 3,
+after a warm-up), and the parts of `probe_model`: prepare (build, randomize,
+trace), plan (the tall inputs of the support check), verify (float64 support)
+and ERF (float32 maps). Prints seconds and the ratios to fwd+bwd (absolute
+times depend on the machine and its load; the ratios much less). Threads
+default to 1, like a catalog worker.
 
-    .venv/bin/python benchmarks/probe_cost.py [MODEL ...] [--threads N]
+    .venv/bin/python benchmarks/probe_cost.py [MODEL ...] [--threads N] [--erf-samples N]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -21,68 +25,99 @@ DEFAULT_MODELS = (
     "torchvision/resnet50",
     "torchvision/mobilenet_v3_small",
 )
+PARTS = ("prepare", "plan", "verify", "erf")
 
 
-def measure(name: str) -> dict[str, float]:
+def fwd_bwd_seconds(gm: torch.nn.Module, shape: tuple[int, ...], repeats: int = 3) -> float:
+    """Best of `repeats` float32 forward+backward passes of batch 1 (after a warm-up)."""
+    x = torch.randn(1, *shape, requires_grad=True)
+    best = float("inf")
+    for k in range(repeats + 1):
+        t0 = time.perf_counter()
+        out = gm(x)
+        out = out if isinstance(out, torch.Tensor) else _first_tensor(out)
+        out.float().sum().backward()
+        if k:  # the first pass is the warm-up
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _first_tensor(out: Any) -> torch.Tensor:
+    values = out.values() if isinstance(out, dict) else out
+    return next(v for v in values if isinstance(v, torch.Tensor))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - t0
+
+
+def measure(name: str, erf_samples: int) -> dict[str, Any]:
     import rfzoo
     from rfzoo.models import resolve
     from rfzoo.probe.api import prepare
-    from rfzoo.probe.effective import erf_entry
+    from rfzoo.probe.effective import combine_axes, erf_entry
     from rfzoo.probe.verify import axis_plans, verification_entry
     from rfzoo.probe.weights import INIT_DESCRIPTION
 
     spec = resolve(name)
     analysis = rfzoo.analyze(spec.full_name)
-    clock = time.perf_counter
-    t0 = clock()
-    prepared = prepare(spec)
-    t1 = clock()
-    plans = axis_plans(prepared.analyze_at, analysis)
-    t2 = clock()
-    prepared.gm.to(torch.float64)
-    verification_entry(prepared.gm, analysis, plans, prepared.in_channels)
-    t3 = clock()
-    prepared.gm.to(torch.float32)
-    erf_entry(
-        prepared.gm,
-        analysis,
-        plans,
-        prepared.in_channels,
-        weights="random",
-        init=INIT_DESCRIPTION,
-        samples=4,
+    t: dict[str, Any] = {}
+    prepared, t["prepare"] = timed(lambda: prepare(spec))
+    gm = prepared.gm
+    plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis))
+    gm.to(torch.float64)
+    ver, t["verify"] = timed(
+        lambda: verification_entry(gm, analysis, plans, prepared.in_channels)
     )
-    t4 = clock()
-    x = torch.randn(1, prepared.in_channels, *analysis.input_size, requires_grad=True)
-    prepared.gm(x).sum().backward()  # warm-up
-    t5 = clock()
-    prepared.gm(x).sum().backward()
-    t6 = clock()
-    return {
-        "prepare": t1 - t0,
-        "plan": t2 - t1,
-        "verify": t3 - t2,
-        "erf": t4 - t3,
-        "total": t4 - t0,
-        "fwd_bwd": t6 - t5,
-    }
+    gm.to(torch.float32)
+    erf, t["erf"] = timed(
+        lambda: erf_entry(
+            gm,
+            analysis,
+            prepared.in_channels,
+            analyze_at=prepared.analyze_at,
+            full_size=combine_axes(plans)[0],
+            weights="random",
+            init=INIT_DESCRIPTION,
+            samples=erf_samples,
+        )
+    )
+    t["fwd_bwd"] = fwd_bwd_seconds(gm, (prepared.in_channels, *analysis.input_size))
+    t["total"] = sum(t[k] for k in PARTS)
+    t["verified"] = ver["verified"]
+    t["sizes"] = f"{ver['input_size']}x{ver['cross_size']} erf {erf['input_size']}"
+    return t
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="*", default=list(DEFAULT_MODELS))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--erf-samples", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    import inspect
+
+    from rfzoo.probe.api import probe_model
+
+    samples = args.erf_samples or inspect.signature(probe_model).parameters["erf_samples"].default
+    print(f"threads {args.threads}, ERF samples {samples}; ratios to one fwd+bwd")
     print(
-        f"{'model':<34} {'fwd+bwd s':>9} {'probe s':>8} {'ratio':>7}  "
-        f"{'prep':>5} {'plan':>5} {'verify':>6} {'erf':>5}  (ratios to fwd+bwd)"
+        f"{'model':<32} {'fwd+bwd s':>9} {'probe s':>8} {'ratio':>6}  "
+        + "  ".join(f"{k:>7}" for k in PARTS)
+        + "  verified  sizes (verify long x cross, erf)"
     )
     for name in args.models:
-        t = measure(name)
+        t = measure(name, samples)
         base = t["fwd_bwd"]
-        parts = "  ".join(f"{t[k] / base:>5.1f}" for k in ("prepare", "plan", "verify", "erf"))
-        print(f"{name:<34} {base:>9.3f} {t['total']:>8.2f} {t['total'] / base:>7.1f}  {parts}")
+        parts = "  ".join(f"{t[k] / base:>7.1f}" for k in PARTS)
+        print(
+            f"{name:<32} {base:>9.3f} {t['total']:>8.2f} {t['total'] / base:>6.1f}  {parts}"
+            f"  {str(t['verified']):>8}  {t['sizes']}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -19,15 +19,15 @@ import torch.fx
 from torch import nn
 
 from rfzoo.errors import RfzooError
-from rfzoo.probe.effective import erf_entry
+from rfzoo.probe.effective import combine_axes, erf_entry
 from rfzoo.probe.erf import erf_maps, erf_metrics
 from rfzoo.probe.heatmap import encode_heatmap
-from rfzoo.probe.plan import AnalysisLike, Analyzer, stage_names
+from rfzoo.probe.plan import AnalysisLike, Analyzer, memoized, stage_names
 from rfzoo.probe.runner import LocalRunner
 from rfzoo.probe.support import Target
 from rfzoo.probe.units import center_unit
 from rfzoo.probe.verify import axis_plans, detach_names, verification_entry
-from rfzoo.probe.weights import INIT_DESCRIPTION, prepare_weights_
+from rfzoo.probe.weights import INIT_DESCRIPTION, prepare_weights_, skipped_library_init
 
 
 class ProbeError(RfzooError):
@@ -69,7 +69,7 @@ def prepare(
             return analyze(model, size)
     else:
         spec = model_or_name if isinstance(model_or_name, ModelSpec) else resolve(model_or_name)
-        model = spec.build("cpu")
+        model = _build(spec, random=weights is None)
         source, label, in_channels = spec.source, spec.full_name, spec.in_channels
         name = spec.name if spec.source == "user" else spec.full_name
         default_size = tuple(spec.default_input_size())
@@ -78,9 +78,21 @@ def prepare(
             return analyze(name, size)
 
     label_weights = prepare_weights_(model, weights, seed)
-    model.eval()
+    model.eval().requires_grad_(False)  # only input gradients are measured
     gm = trace(model, source)
-    return Prepared(label, gm, in_channels, analyze_at, label_weights, default_size)
+    return Prepared(label, gm, in_channels, memoized(analyze_at), label_weights, default_size)
+
+
+def _build(spec: Any, *, random: bool) -> nn.Module:
+    """The model on the CPU; without its library's random init when `randomize_` redraws it."""
+    if not random:
+        return spec.build("cpu")
+    with skipped_library_init():
+        model = spec.build("cpu")
+    buffers = [b for b in model.buffers() if b.is_floating_point()]
+    if all(bool(torch.isfinite(b).all()) for b in buffers):
+        return model
+    return spec.build("cpu")  # a buffer came from a skipped init: build it the usual way
 
 
 def probe_model(
@@ -119,8 +131,9 @@ def probe_model(
             result["erf"] = erf_entry(
                 prepared.gm,
                 analysis,
-                plans,
                 prepared.in_channels,
+                analyze_at=prepared.analyze_at,
+                full_size=combine_axes(plans)[0],
                 weights=prepared.weights,
                 init=INIT_DESCRIPTION if prepared.weights == "random" else "",
                 samples=erf_samples,

@@ -1,26 +1,45 @@
 """The schema's ``erf`` entry: effective RF metrics and heat map per stage.
 
-Two measurements per stage, both float32 with the conventions of `erf`:
+All maps are float32 with the conventions of `erf`, denormals flushed. Per stage:
 
-* at the model's default input size, on the center unit (``at_default``);
-* on the input that the support check found large enough to hold every
-  stage's whole theoretical RF (``input_size``), on the unit nearest the
-  middle: this is the whole ERF, and the stored heat map comes from it,
-  cropped to that unit's RF box.
+* ``at_default``: the center unit at the model's default input size;
+* the whole ERF (the stage's main metrics and heat map): the default map when
+  it is not clipped by the border, else a map on a larger input. A map is
+  *not clipped* when the unit's whole theoretical RF lies inside the input (the
+  map is then exact: no path reaches the padding), or when the centered square
+  holding 99 % of the mass, widened by one standard deviation, stays inside.
+  Clipped stages (only those) are measured again on an input grown to hold
+  that square with a margin, and, if still clipped, on the input that holds
+  every stage's whole theoretical RF (the support check's lengths);
+* all stages are reported in one frame, the largest input measured
+  (``input_size``): a map measured on a smaller input is placed at the frame's
+  unit of the same stage (``unit``, ``rf_box`` and the heat map's origin are in
+  frame coordinates; ``measured_at`` says which input the map came from). The
+  metrics are relative to the RF center, so they do not move.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.fx
 
-from rfzoo.probe.erf import erf_maps, erf_metrics
+from rfzoo.errors import RfzooError
+from rfzoo.probe.erf import erf_maps, erf_metrics, flush_denormals
 from rfzoo.probe.heatmap import encode_heatmap
-from rfzoo.probe.plan import AnalysisLike, AxisPlan, StageUnit, stage_names
+from rfzoo.probe.plan import (
+    AnalysisLike,
+    Analyzer,
+    AxisPlan,
+    StageUnit,
+    fitting_unit,
+    round_up,
+    stage_names,
+)
 from rfzoo.probe.runner import LocalRunner
 from rfzoo.probe.support import Target
 from rfzoo.probe.units import center_unit
@@ -30,6 +49,17 @@ UNIT_CONVENTION = (
     "center unit, all channels summed; mean over inputs N(0,1) of |d unit/d input| "
     "summed over input channels; global-context paths and norm statistics detached"
 )
+GROWTH = 1.3  # margin on the default map's (underestimated) 99 % square when it is clipped
+
+
+@dataclass
+class Measured:
+    """One stage's map on one input: the unit, its analytic box and the metrics."""
+
+    unit: StageUnit
+    input_size: tuple[int, ...]
+    map: np.ndarray
+    metrics: dict[str, Any]
 
 
 def default_stage_units(reference: AnalysisLike) -> list[StageUnit]:
@@ -44,25 +74,8 @@ def default_stage_units(reference: AnalysisLike) -> list[StageUnit]:
 
 
 def combine_axes(plans: Sequence[AxisPlan]) -> tuple[tuple[int, ...], list[StageUnit]]:
-    """The large input (each axis from its own plan) and each stage's unit there.
-
-    Output length, unit and box along one axis depend only on the input length
-    along that axis, so the per-axis plans compose.
-    """
-    size = tuple(p.input_size[p.axis] for p in plans)
-    units = []
-    for per_axis in zip(*(p.stages for p in plans), strict=True):
-        first = per_axis[0]
-        units.append(
-            StageUnit(
-                first.name,
-                first.node,
-                tuple(s.unit[p.axis] for s, p in zip(per_axis, plans, strict=True)),
-                tuple(s.output_size[p.axis] for s, p in zip(per_axis, plans, strict=True)),
-                [s.box[p.axis] for s, p in zip(per_axis, plans, strict=True)],
-            )
-        )
-    return size, units
+    """The input that holds every stage's whole RF (shared by the plans) and the units there."""
+    return plans[0].full_size, plans[0].stages
 
 
 def _metrics(grad_map: np.ndarray, box: Sequence[tuple[int, int] | None]) -> dict[str, Any]:
@@ -73,64 +86,230 @@ def _metrics(grad_map: np.ndarray, box: Sequence[tuple[int, int] | None]) -> dic
     return erf_metrics(grad_map, center, rf)
 
 
+def _reach(metrics: dict[str, Any]) -> float:
+    """Half side of the square that must fit: the 99 % radius plus one std."""
+    return float(metrics["radius"]["99"]) + max(float(s) for s in metrics["std"])
+
+
+def axis_clipped(box: tuple[int, int], length: int, reach: float) -> bool:
+    """Whether the ERF of a unit with RF `box` may be cut by the border along one axis."""
+    a, b = box
+    if a >= 0 and b <= length - 1:  # the whole theoretical RF is inside: exact
+        return False
+    center = (a + b) / 2
+    return center - reach < 0 or center + reach > length - 1
+
+
+def clipped_axes(m: Measured) -> list[bool]:
+    reach = _reach(m.metrics)
+    return [
+        axis_clipped(box, n, reach)  # type: ignore[arg-type]
+        for box, n in zip(m.unit.box, m.input_size, strict=True)
+    ]
+
+
+def measure(
+    runner: LocalRunner,
+    units: Sequence[StageUnit],
+    size: tuple[int, ...],
+    in_channels: int,
+    *,
+    samples: int,
+    seed: int,
+) -> list[Measured]:
+    """The ERF maps of `units` on one input size (one forward, one backward per unit)."""
+    with flush_denormals():
+        maps = erf_maps(
+            runner,
+            [Target(u.node, u.unit, u.output_size) for u in units],
+            (in_channels, *size),
+            samples=samples,
+            dtype=torch.float32,
+            seed=seed,
+        )
+    return [Measured(u, size, m, _metrics(m, u.box)) for u, m in zip(units, maps, strict=True)]
+
+
+def grown_size(
+    clipped: Sequence[Measured], current: tuple[int, ...], limit: tuple[int, ...], step: int = 32
+) -> tuple[int, ...]:
+    """An input holding the clipped maps' 99 % squares with a margin, at most `limit`."""
+    size = list(current)
+    for m in clipped:
+        reach = _reach(m.metrics) * GROWTH
+        for axis, cut in enumerate(clipped_axes(m)):
+            if cut:
+                size[axis] = max(size[axis], round_up(2 * reach + 1, step))
+    return tuple(
+        min(n, cap) if n > c else c for n, c, cap in zip(size, current, limit, strict=True)
+    )
+
+
+def _frame_unit(analysis: AnalysisLike, name: str) -> StageUnit:
+    return fitting_unit(analysis, name, [None] * len(analysis.input_size))
+
+
+def _movable(m: Measured, target: StageUnit) -> bool:
+    """Same RF size per axis: the map can be placed at `target` by a shift."""
+    return all(
+        a is not None and b is not None and a[1] - a[0] == b[1] - b[0]
+        for a, b in zip(m.unit.box, target.box, strict=True)
+    )
+
+
+def _stage_entry(
+    m: Measured, frame: StageUnit, default: Measured, max_cells: int
+) -> dict[str, Any]:
+    """The JSON of one stage; the map (measured on `m.input_size`) is placed at `frame`'s unit."""
+    shift = [f[0] - b[0] for f, b in zip(frame.box, m.unit.box, strict=True)]  # type: ignore[index]
+    clipped = [
+        (max(a, 0), min(b, n - 1))
+        for (a, b), n in zip(m.unit.box, m.map.shape, strict=True)  # type: ignore[misc]
+    ]
+    heatmap = encode_heatmap(m.map, clipped, max_cells=max_cells)
+    heatmap["origin"] = [o + s for o, s in zip(heatmap["origin"], shift, strict=True)]  # type: ignore[call-overload]
+    return {
+        "node": frame.name,
+        "unit": list(frame.unit),
+        "rf_box": [list(b) for b in frame.box],  # type: ignore[arg-type]
+        "measured_at": list(m.input_size),
+        **m.metrics,
+        "heatmap": heatmap,
+        "at_default": {"unit": list(default.unit.unit), **default.metrics},
+    }
+
+
+def _larger_runs(
+    runner: LocalRunner,
+    analyze_at: Analyzer,
+    pending: list[Measured],
+    reference: AnalysisLike,
+    full: tuple[int, ...],
+    in_channels: int,
+    *,
+    samples: int,
+    seed: int,
+) -> dict[str, Measured]:
+    """Measure the clipped stages again: on a grown input, then on `full` if still clipped."""
+    best: dict[str, Measured] = {}
+    size = tuple(reference.input_size)
+    full = tuple(max(f, n) for f, n in zip(full, size, strict=True))
+    while pending:
+        size = grown_size(pending, size, full)
+        if size == full or any(n >= c for n, c in zip(size, full, strict=True)):
+            size = full  # no cheaper input left: the one holding every TRF
+        try:
+            analysis = analyze_at(size)
+        except RfzooError:
+            if size == full:
+                raise
+            size = full
+            analysis = analyze_at(size)
+        units = [_frame_unit(analysis, m.unit.name) for m in pending]
+        again = measure(runner, units, size, in_channels, samples=samples, seed=seed)
+        best.update({m.unit.name: m for m in again})
+        if size == full:
+            break
+        pending = [m for m in again if any(clipped_axes(m))]
+    return best
+
+
 def erf_entry(
     gm: torch.fx.GraphModule,
     reference: AnalysisLike,
-    plans: Sequence[AxisPlan] | None,
     in_channels: int,
     *,
+    analyze_at: Analyzer,
+    full_size: tuple[int, ...] | None,
     weights: str,
     init: str,
     samples: int = 8,
     seed: int = 0,
     max_cells: int = 64,
 ) -> dict[str, Any]:
-    """ERF metrics per stage; `gm` must hold float32 parameters."""
+    """ERF metrics per stage; `gm` must hold float32 parameters.
+
+    `full_size` is the input that holds every stage's whole theoretical RF (the
+    support check's lengths, `combine_axes`), the last resort for a clipped
+    map; None keeps clipped stages at the default size. `analyze_at` analyzes
+    the model at another input size.
+    """
     runner = LocalRunner(gm, detach=detach_names(reference))
-    default_units = default_stage_units(reference)
-    default_maps = erf_maps(
+    default = measure(
         runner,
-        [Target(u.node, u.unit, u.output_size) for u in default_units],
-        (in_channels, *reference.input_size),
+        default_stage_units(reference),
+        tuple(reference.input_size),
+        in_channels,
         samples=samples,
-        dtype=torch.float32,
         seed=seed,
     )
-    if plans:
-        size, big_units = combine_axes(plans)
-        big_maps = erf_maps(
-            runner,
-            [Target(u.node, u.unit, u.output_size) for u in big_units],
-            (in_channels, *size),
-            samples=samples,
-            dtype=torch.float32,
-            seed=seed,
+    best = {m.unit.name: m for m in default}
+    pending = [m for m in default if any(clipped_axes(m))]
+    if pending and full_size is not None:
+        best.update(
+            _larger_runs(
+                runner,
+                analyze_at,
+                pending,
+                reference,
+                full_size,
+                in_channels,
+                samples=samples,
+                seed=seed,
+            )
         )
-    else:  # no larger input possible: the default size is all there is
-        size, big_units, big_maps = tuple(reference.input_size), default_units, default_maps
-    stages = []
-    for small, small_map, big, big_map in zip(
-        default_units, default_maps, big_units, big_maps, strict=True
-    ):
-        metrics = _metrics(big_map, big.box)
-        clipped = [
-            (max(a, 0), min(b, n - 1))
-            for (a, b), n in zip(big.box, big_map.shape, strict=True)  # type: ignore[misc]
-        ]
-        stages.append(
-            {
-                "node": big.name,
-                "unit": list(big.unit),
-                "rf_box": [list(b) for b in big.box],  # type: ignore[arg-type]
-                **metrics,
-                "heatmap": encode_heatmap(big_map, clipped, max_cells=max_cells),
-                "at_default": {"unit": list(small.unit), **_metrics(small_map, small.box)},
-            }
-        )
+    return _entry(
+        runner,
+        best,
+        default,
+        reference,
+        analyze_at,
+        in_channels,
+        weights=weights,
+        init=init,
+        samples=samples,
+        seed=seed,
+        max_cells=max_cells,
+    )
+
+
+def _entry(
+    runner: LocalRunner,
+    best: dict[str, Measured],
+    default: list[Measured],
+    reference: AnalysisLike,
+    analyze_at: Analyzer,
+    in_channels: int,
+    *,
+    weights: str,
+    init: str,
+    samples: int,
+    seed: int,
+    max_cells: int,
+) -> dict[str, Any]:
+    """Place every stage in the largest input measured and build the JSON entry."""
+    frame_size = tuple(
+        max(m.input_size[a] for m in best.values()) for a in range(len(reference.input_size))
+    )
+    frame = reference if frame_size == tuple(reference.input_size) else analyze_at(frame_size)
+    frame_units = {m.unit.name: _frame_unit(frame, m.unit.name) for m in default}
+    if frame is reference:  # the default's own center units: no shift at all
+        frame_units = {m.unit.name: m.unit for m in default}
+    unmovable = [
+        frame_units[name]
+        for name, m in best.items()
+        if m.input_size != frame_size and not _movable(m, frame_units[name])
+    ]
+    if unmovable:  # position-dependent RFs: measure those stages in the frame itself
+        again = measure(runner, unmovable, frame_size, in_channels, samples=samples, seed=seed)
+        best.update({m.unit.name: m for m in again})
+    stages = [
+        _stage_entry(best[d.unit.name], frame_units[d.unit.name], d, max_cells) for d in default
+    ]
     return {
         "weights": weights,
         "init": init,
-        "input_size": list(size),
+        "input_size": list(frame_size),
         "default_input_size": list(reference.input_size),
         "samples": samples,
         "dtype": "float32",

@@ -1,22 +1,29 @@
 """Choose where to probe: which stage nodes, which unit, which input sizes.
 
-Sizes are multiples of ``step`` (32) so that multi-resolution models (HRNet,
-DLA) can merge their branches. The support check measures one axis at a time
-on a tall, narrow input: ``L`` pixels along the measured axis, just enough to
-hold the whole RF of the chosen unit of every stage, and the narrowest
-multiple of ``step`` the model accepts across (the gradient's support along
-one axis does not depend on the size of the other). The unit is, per axis,
-the one whose RF center is nearest the middle of the input.
+One analysis (meta device, cheap) at the *full* input ``(L_0, L_1, ...)``
+gives every unit and analytic box: ``L_a`` pixels along axis ``a`` (a multiple
+of ``step`` = 32, so that multi-resolution models such as HRNet and DLA can
+merge their branches), just enough to hold the whole RF of the chosen unit of
+every stage; the unit is, per axis, the one whose RF center is nearest the
+middle. The support check then measures one axis at a time on a tall, narrow
+input: ``L_a`` along axis ``a`` and a few pixels across. The engine composes
+transforms per axis, so the box along ``a`` depends only on ``L_a``; the run's
+width only changes the cost (linear in it). Widths are tried narrowest first
+(`narrow_widths`): 1 for padded conv nets, then the stages' largest jump and
+its doublings (patch embeddings, branches that must merge), then the default.
+A narrow run finds its units in the stage tensors by the layout the analysis
+reports (`runtime_target`), since the engine does not analyze an axis that
+collapses to one unit.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from rfzoo.errors import InputTooSmallError, RfzooError
+from rfzoo.errors import RfzooError
 
 
 class AnalysisLike(Protocol):
@@ -34,6 +41,25 @@ class AnalysisLike(Protocol):
 Analyzer = Callable[[tuple[int, ...]], AnalysisLike]
 
 
+def memoized(analyze_at: Analyzer) -> Analyzer:
+    """`analyze_at` that analyzes each size once (errors are cached too)."""
+    done: dict[tuple[int, ...], AnalysisLike | RfzooError] = {}
+
+    def cached(size: tuple[int, ...]) -> AnalysisLike:
+        key = tuple(int(n) for n in size)
+        if key not in done:
+            try:
+                done[key] = analyze_at(key)
+            except RfzooError as err:
+                done[key] = err
+        hit = done[key]
+        if isinstance(hit, RfzooError):
+            raise hit
+        return hit
+
+    return cached
+
+
 @dataclass(frozen=True)
 class StageUnit:
     """One stage's probed unit at one input size, with its analytic box."""
@@ -43,15 +69,25 @@ class StageUnit:
     unit: tuple[int, ...]
     output_size: tuple[int, ...]
     box: list[tuple[int, int] | None]  # analytic, inclusive, per axis
+    layout: str = ""  # "NCHW"-style, "NHWC"-style or "NLC" (tokens)
+    prefix: int = 0  # tokens before the spatial ones (class token), NLC only
 
 
 @dataclass(frozen=True)
 class AxisPlan:
-    """Measure `axis` on an input of `input_size` (long along `axis`)."""
+    """Measure `axis` on tall inputs ``full_size[axis]`` long, `widths` narrowest first."""
 
     axis: int
-    input_size: tuple[int, ...]
+    full_size: tuple[int, ...]  # the analysis behind `stages` (every axis long)
     stages: list[StageUnit]
+    widths: tuple[int, ...]
+
+    @property
+    def length(self) -> int:
+        return self.full_size[self.axis]
+
+    def tall_size(self, width: int) -> tuple[int, ...]:
+        return tuple(n if a == self.axis else width for a, n in enumerate(self.full_size))
 
 
 class PlanError(RfzooError):
@@ -80,35 +116,55 @@ def fitting_unit(analysis: AnalysisLike, name: str, axis_units: Sequence[int | N
         guess = round((middle - float(layer.center[a])) / float(layer.jump[a]))
         unit.append(min(max(guess, 0), size[a] - 1))
     box = analysis.unit_box(name, unit)
-    return StageUnit(name, analysis.fx_node(name), tuple(unit), size, box)
+    return StageUnit(name, analysis.fx_node(name), tuple(unit), size, box, str(layer.layout))
 
 
 def fits(box: tuple[int, int] | None, length: int) -> bool:
     return box is not None and box[0] >= 0 and box[1] <= length - 1
 
 
-def plan_axis(
+def full_input(
     analyze_at: Analyzer,
     reference: AnalysisLike,
     names: Sequence[str],
-    axis: int,
     *,
     step: int = 32,
     max_length: int = 4096,
-) -> AxisPlan:
-    """Smallest tall input (multiple of `step`) whose stages' units hold their RF on `axis`."""
+) -> tuple[AnalysisLike, list[StageUnit]]:
+    """The smallest input (multiples of `step`) whose stages' middle units hold their whole RF."""
     naxes = len(reference.input_size)
-    rf = max(int(reference.layer(n).rf[axis]) for n in names)
-    jump = max(float(reference.layer(n).jump[axis]) for n in names)
-    length = round_up(rf + jump, step)
-    across = _narrow_sizes(reference, axis, step)
-    while length <= max_length:
-        analysis, size = _analyze_tall(analyze_at, axis, length, across, naxes, names)
+    lengths = [
+        round_up(
+            max(int(reference.layer(n).rf[a]) for n in names)
+            + max(float(reference.layer(n).jump[a]) for n in names),
+            step,
+        )
+        for a in range(naxes)
+    ]
+    while max(lengths) <= max_length:
+        try:
+            analysis = analyze_at(tuple(lengths))
+        except RfzooError as err:
+            raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
+        if not _usable(analysis, names):
+            raise PlanError(f"a stage loses its local RF at input {tuple(lengths)}")
         stages = [fitting_unit(analysis, n, [None] * naxes) for n in names]
-        if all(fits(s.box[axis], length) for s in stages):
-            return AxisPlan(axis, size, stages)
-        length += step
-    raise PlanError(f"no input up to {max_length} pixels holds the RF along axis {axis}")
+        short = [a for a in range(naxes) if not all(fits(s.box[a], lengths[a]) for s in stages)]
+        if not short:
+            return analysis, _with_prefixes(analysis, stages)
+        for a in short:
+            lengths[a] += step
+    raise PlanError(f"no input up to {max_length} pixels holds the RF")
+
+
+def plan_axes(
+    analyze_at: Analyzer, reference: AnalysisLike, *, step: int = 32, max_length: int = 4096
+) -> list[AxisPlan]:
+    """One plan per spatial axis, sharing the full input's units and boxes."""
+    names = stage_names(reference)
+    full, stages = full_input(analyze_at, reference, names, step=step, max_length=max_length)
+    size = tuple(full.input_size)
+    return [AxisPlan(a, size, stages, narrow_widths(reference, names, a)) for a in range(len(size))]
 
 
 def _usable(analysis: AnalysisLike, names: Sequence[str]) -> bool:
@@ -122,29 +178,65 @@ def _usable(analysis: AnalysisLike, names: Sequence[str]) -> bool:
     )
 
 
-def _narrow_sizes(reference: AnalysisLike, axis: int, step: int) -> list[int]:
+def narrow_widths(reference: AnalysisLike, names: Sequence[str], axis: int) -> tuple[int, ...]:
     """Candidate sizes across the measured axis, narrowest first, ending at the default."""
-    default = min(n for a, n in enumerate(reference.input_size) if a != axis)
-    return sorted({*(step * 2**k for k in range(8) if step * 2**k < default), default})
+    others = [a for a in range(len(reference.input_size)) if a != axis]
+    default = min(reference.input_size[a] for a in others)
+    jump = max((float(reference.layer(n).jump[a]) for n in names for a in others), default=1.0)
+    base = 2 ** math.ceil(math.log2(max(jump, 1.0)))
+    return tuple(sorted({1, *(base * 2**k for k in range(12) if base * 2**k < default), default}))
 
 
-def _analyze_tall(
-    analyze_at: Analyzer,
-    axis: int,
-    length: int,
-    across: list[int],
-    naxes: int,
-    names: Sequence[str],
-) -> tuple[AnalysisLike, tuple[int, ...]]:
-    """The narrowest input (from `across`) at which every stage keeps its spatial axes."""
-    last = "every stage collapses"
-    for width in across:
-        size = tuple(length if a == axis else width for a in range(naxes))
-        try:
-            analysis = analyze_at(size)
-        except InputTooSmallError as err:
-            last = str(err)
-            continue
-        if _usable(analysis, names):
-            return analysis, size
-    raise PlanError(f"no narrow input works along axis {axis}: {last}")
+def _with_prefixes(analysis: AnalysisLike, stages: list[StageUnit]) -> list[StageUnit]:
+    """Token layouts: how many tokens precede the spatial ones, from the traced shapes."""
+    if all(s.layout != "NLC" for s in stages):
+        return stages
+    shapes = _node_shapes(analysis)
+    out = []
+    for s in stages:
+        if s.layout == "NLC" and s.node in shapes:
+            s = replace(s, prefix=int(shapes[s.node][1]) - math.prod(s.output_size))
+        out.append(s)
+    return out
+
+
+def _node_shapes(analysis: AnalysisLike) -> dict[str, tuple[int, ...]]:
+    """fx node name -> output shape at the analysis's input (meta device where possible)."""
+    import torch
+
+    from rfzoo.trace import propagate
+
+    gm = analysis.graph_module  # type: ignore[attr-defined]
+    tensor = next(iter(gm.parameters()), None) or next(iter(gm.buffers()), None)
+    device = tensor.device if tensor is not None else torch.device("meta")
+    channels = int(getattr(analysis, "in_channels", 3))
+    values = propagate(gm, torch.zeros(1, channels, *analysis.input_size, device=device))
+    return {n.name: tuple(v.shape) for n, v in values.items() if isinstance(v, torch.Tensor)}
+
+
+def runtime_target(stage: StageUnit, axis: int, shape: Sequence[int]) -> StageUnit:
+    """`stage` in a narrow run's tensor of `shape`: the sizes across `axis` come from the tensor.
+
+    The measured axis keeps the full analysis's length, unit and box; across it
+    the unit is the middle one (its choice does not move the box along `axis`).
+    """
+    naxes = len(stage.output_size)
+    if stage.layout.startswith("NC"):
+        size = list(shape[2 : 2 + naxes])
+    elif stage.layout.startswith("N") and stage.layout.endswith("C") and stage.layout != "NLC":
+        size = list(shape[1 : 1 + naxes])
+    elif stage.layout == "NLC" and len(shape) == 3:
+        if naxes != 2:  # two unknown narrow axes in one token count
+            raise PlanError(f"token layout with {naxes} axes: cannot split {tuple(shape)}")
+        rest = (int(shape[1]) - stage.prefix) // max(1, stage.output_size[axis])
+        size = [rest, rest]
+        size[axis] = stage.output_size[axis]
+    else:
+        raise PlanError(f"unknown layout {stage.layout!r} of {stage.name} for shape {tuple(shape)}")
+    if size[axis] != stage.output_size[axis]:
+        raise PlanError(
+            f"{stage.name}: length {size[axis]} along axis {axis}, expected "
+            f"{stage.output_size[axis]}"
+        )
+    unit = tuple(stage.unit[a] if a == axis else (n - 1) // 2 for a, n in enumerate(size))
+    return replace(stage, unit=unit, output_size=tuple(size))

@@ -21,7 +21,7 @@ gradient is zero on that axis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,15 +69,23 @@ def gradient_supports(
     samples: int = 3,
     dtype: torch.dtype = torch.float64,
     seed: int = 0,
+    locate: Callable[[Target, torch.Tensor], Target] | None = None,
 ) -> list[Support]:
-    """Like `gradient_support` for several targets: one forward pass, one backward per target."""
+    """Like `gradient_support` for several targets: one forward pass, one backward per target.
+
+    `locate`, when given, maps a target and its node's output tensor to the
+    target to use (a narrow run learns its sizes across from the tensor).
+    """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
     x.requires_grad_(True)
     outs = runner.capture(x, names={t.node for t in targets})
     results: list[Support] = []
     for k, target in enumerate(targets):
-        values = unit_values(outs[target.node], target.output_size, target.unit)
+        out = outs[target.node]
+        if locate is not None:
+            target = locate(target, out)
+        values = unit_values(out, target.output_size, target.unit)
         coeffs = torch.randn(values.shape[1], generator=gen, dtype=torch.float64)
         objective = (values * coeffs.to(values.dtype)).sum()
         (grad,) = torch.autograd.grad(objective, x, retain_graph=k < len(targets) - 1)

@@ -22,7 +22,9 @@ with ``seed``, so the same model and seed give the same weights.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -41,13 +43,46 @@ class WeightsError(RfzooError):
     """A weights file that cannot be read or does not fit the model."""
 
 
+_LIBRARY_INITS = (
+    "normal_",
+    "uniform_",
+    "trunc_normal_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "orthogonal_",
+)
+
+
+@contextlib.contextmanager
+def skipped_library_init() -> Iterator[None]:
+    """Make `torch.nn.init`'s random fills no-ops while a model is built.
+
+    `randomize_` redraws every parameter afterwards, so the library's own init
+    (about a second for ResNet-50) is wasted work. Only random fills are
+    skipped: constants (zeros, ones) still run, and buffers are not set by them.
+    """
+    saved = {name: getattr(nn.init, name) for name in _LIBRARY_INITS}
+    for name in _LIBRARY_INITS:
+        setattr(nn.init, name, _keep)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+
+
+def _keep(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+    return tensor
+
+
 @torch.no_grad()
 def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     """Re-draw every parameter of `model` in place from the documented init; returns `model`."""
     gen = torch.Generator().manual_seed(seed)
     for name, param in sorted(model.named_parameters(), key=lambda item: item[0]):
-        fresh = _draw(name, tuple(param.shape), gen)
-        param.copy_(fresh.to(dtype=param.dtype, device=param.device))
+        _draw_(name, param, gen)
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
             if module.running_mean is not None:
@@ -57,21 +92,24 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-def _draw(name: str, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
-    numel = math.prod(shape)
+def _draw_(name: str, param: torch.Tensor, gen: torch.Generator) -> None:
+    """Fill `param` in place (drawn in float32 on the CPU: fast, and a fixed stream per seed)."""
+    shape = tuple(param.shape)
     leaf = name.rsplit(".", 1)[-1]
+    values = torch.empty(shape, dtype=torch.float32)
     if len(shape) >= 2:
-        fan_in = max(1, numel // shape[0])
-        values = torch.randn(shape, generator=gen, dtype=torch.float64) / math.sqrt(fan_in)
+        fan_in = max(1, math.prod(shape) // shape[0])
+        values.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=gen)
         fill = 1.0 / math.sqrt(fan_in)
     elif leaf.endswith("bias") or leaf.endswith("beta"):
-        values = torch.rand(shape, generator=gen, dtype=torch.float64) * 0.2 - 0.1
+        values.uniform_(-0.1, 0.1, generator=gen)
         fill = 0.05
     else:
-        values = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5
+        values.uniform_(0.5, 1.5, generator=gen)
         fill = 1.0
-    values[values == 0] = fill
-    return values
+    if not bool(values.all()):
+        values[values == 0] = fill
+    param.copy_(values)
 
 
 def load_weights_(model: nn.Module, path: str | Path) -> nn.Module:
