@@ -6,8 +6,8 @@ that is not on 127.0.0.1 is recorded and aborted, and the test fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
