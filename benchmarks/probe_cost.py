@@ -68,9 +68,7 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
     gm = prepared.gm
     plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis))
     gm.to(torch.float64)
-    ver, t["verify"] = timed(
-        lambda: verification_entry(gm, analysis, plans, prepared.in_channels)
-    )
+    ver, t["verify"] = timed(lambda: verification_entry(gm, analysis, plans, prepared.in_channels))
     gm.to(torch.float32)
     erf, t["erf"] = timed(
         lambda: erf_entry(

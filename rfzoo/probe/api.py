@@ -104,7 +104,7 @@ def probe_model(
     weights: str | Path | None = None,
     seed: int = 0,
     samples: int = 3,
-    erf_samples: int = 4,
+    erf_samples: int = 2,
 ) -> dict[str, Any]:
     """The schema's ``verification`` and ``erf`` entries for one model.
 

@@ -48,6 +48,7 @@ def test_densenet121_float32_loses_the_edge() -> None:
     import rfzoo
     from rfzoo.models import resolve
     from rfzoo.probe.api import prepare
+    from rfzoo.probe.plan import runtime_target
     from rfzoo.probe.runner import LocalRunner
     from rfzoo.probe.support import Target, gradient_supports
     from rfzoo.probe.verify import axis_plans, detach_names
@@ -57,6 +58,11 @@ def test_densenet121_float32_loses_the_edge() -> None:
     prepared = prepare(spec)
     (plan, _) = axis_plans(prepared.analyze_at, analysis)
     last = plan.stages[-1]
+
+    def locate(target: Target, out: torch.Tensor) -> Target:
+        found = runtime_target(last, plan.axis, tuple(out.shape))
+        return Target(found.node, found.unit, found.output_size)
+
     sizes = {}
     for dtype in (torch.float32, torch.float64):
         prepared.gm.to(dtype)
@@ -64,9 +70,10 @@ def test_densenet121_float32_loses_the_edge() -> None:
         (support,) = gradient_supports(
             runner,
             [Target(last.node, last.unit, last.output_size)],
-            (3, *plan.input_size),
+            (3, *plan.tall_size(plan.widths[0])),
             samples=3,
             dtype=dtype,
+            locate=locate,
         )
         a, b = support.box[0]
         sizes[dtype] = b - a + 1
