@@ -40,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="skip gradient verification and ERF (a quick build)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="seconds per model before it is recorded as failed (default 600)")
-    p.add_argument("--memory-gb", type=float, default=10.0, metavar="G",
-                   help="address-space limit per worker in GB, 0 for none (default 10)")
+    p.add_argument("--memory-gb", type=float, default=None, metavar="G",
+                   help="address-space limit per worker in GB, 0 for none "
+                   "(default: 80%% of the RAM divided by --jobs)")
     p.add_argument("--input-size", nargs="+", type=int, metavar="N",
                    help="analyze at this size instead of each model's default")
     p.add_argument("--retry-failed", action="store_true",
@@ -79,7 +80,7 @@ def run_build(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         jobs=args.jobs,
         timeout=args.timeout,
-        memory_gb=args.memory_gb or None,
+        memory_gb=args.memory_gb,
         probe=not args.no_probe,
         input_size=list(args.input_size) if args.input_size else None,
         retry_failed=args.retry_failed,

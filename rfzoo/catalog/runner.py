@@ -38,6 +38,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 
+def default_memory_gb(jobs: int) -> float:
+    """80% of the RAM shared by the workers: a limit the system OOM killer never beats."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8.0
+    return max(2.0, round(0.8 * total / 2**30 / max(1, jobs), 1))
+
+
 class BuildError(RfzooError):
     """The build itself cannot go on (as opposed to one model failing)."""
 
@@ -47,7 +56,7 @@ class BuildOptions:
     data_dir: Path = DEFAULT_DATA_DIR
     jobs: int = 1
     timeout: float = 600.0
-    memory_gb: float | None = 10.0
+    memory_gb: float | None = None  # None: default_memory_gb(jobs); 0: no limit
     probe: bool = True
     input_size: list[int] | None = None
     retry_failed: bool = False
@@ -101,6 +110,8 @@ class Worker:
                "--parent", str(os.getpid())]
         if options.memory_gb:
             cmd += ["--memory-gb", str(options.memory_gb)]
+        elif options.memory_gb is None:
+            cmd += ["--memory-gb", str(default_memory_gb(options.jobs))]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
             start_new_session=True,  # Ctrl-C reaches the build, which stops its workers

@@ -29,7 +29,13 @@ from rfzoo.schema import SCHEMA_VERSION
 
 Emit = Callable[[dict[str, Any]], None]
 
-_OOM_MARKERS = ("can't allocate memory", "std::bad_alloc", "out of memory", "cannot allocate memory")
+_OOM_MARKERS = (
+    "can't allocate memory",
+    "std::bad_alloc",
+    "out of memory",
+    "cannot allocate memory",
+    "could not create a primitive",  # oneDNN's allocation failure under RLIMIT_AS
+)
 
 
 def base_document(
@@ -69,9 +75,9 @@ def one_line(err: BaseException, step: str, memory_gb: float | None = None) -> s
     if len(text) > 300:
         text = text[:297] + "..."
     if isinstance(err, MemoryError) or any(m in text.lower() for m in _OOM_MARKERS):
-        limit = f" (limit {memory_gb:g} GB)" if memory_gb else ""
-        hint = f"; rerun with --memory-gb {2 * memory_gb:g}" if memory_gb else ""
-        return f"out of memory{limit} while {step}{hint}"
+        # No limit in the text: it depends on the machine, and documents must not.
+        return (f"out of memory while {step}; rerun it with --jobs 1 (a worker may then use "
+                "most of the RAM) or a larger --memory-gb")
     if not isinstance(err, RfzooError):
         text = f"{type(err).__name__}: {text}"
     return f"{step}: {text}" if not isinstance(err, RfzooError) else text
@@ -314,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             # or the model failed before it: the same code gives the same document.
             "probe_key": probe_version() if request.get("probe") else None,
             "seconds": time.perf_counter() - start,
-            "recycle": doc["reason"].startswith("out of memory"),
+            # A failure can leave the process broken (after a MemoryError under the
+            # address-space limit, oneDNN "could not create a primitive" for every later
+            # model): the next model gets a fresh worker.
+            "recycle": doc["status"] == "failed" or "probe_error" in doc,
         })
     return 0
 
