@@ -28,8 +28,6 @@ from rfzoo.transforms import Transform
 # Largest number of unit positions mapped back exactly per node and axis. Periods
 # above it (odd resize ratios) are sampled over this many central units.
 MAX_PERIOD = 64
-# Paths kept per node while mapping back (smallest-RF bookkeeping).
-MAX_MINIMAL_INTERVALS = 32
 
 
 @dataclass(frozen=True)
@@ -91,16 +89,6 @@ class NodeRF:
     border_units: list[int | None] = field(default_factory=list)
 
 
-def _prune_minimal(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Keep intervals that contain no other: a superset can never give the smaller RF."""
-    unique = sorted(set(intervals), key=lambda iv: (iv[1] - iv[0], iv[0]))
-    kept: list[tuple[int, int]] = []
-    for lo, hi in unique:
-        if not any(klo >= lo and khi <= hi for klo, khi in kept):
-            kept.append((lo, hi))
-    return kept[:MAX_MINIMAL_INTERVALS]
-
-
 class ReceptiveFieldEngine:
     """Computes NodeRF for every node of a topologically ordered list of GraphNodes."""
 
@@ -111,6 +99,10 @@ class ReceptiveFieldEngine:
         self.naxes = len(self.input_size)
         self.position = {name: i for i, name in enumerate(self.order)}
         self.results: dict[str, NodeRF] = {}
+        # Memos of the exact pass (see map_units_back); entries never change once computed.
+        self._end_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
+        self._min_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
+        self._carried_memo: dict[tuple[str, int], list[tuple[str, Transform]]] = {}
 
     # -- forward pass ---------------------------------------------------------------
 
@@ -223,41 +215,79 @@ class ReceptiveFieldEngine:
     def map_units_back(self, name: str, k: int, lo: int, hi: int) -> tuple[tuple[int, int], int]:
         """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.
 
-        Walks back through the graph only until it reaches nodes whose RF is affine,
-        where the closed form takes over.
+        Recurses back through the graph only until it reaches nodes whose RF is affine,
+        where the closed form takes over. Every transform is monotone, so the hull of a
+        range is (first pixel of unit lo, last pixel of unit hi); and the smallest path
+        from a range is the smallest over the node's edges. Both are memoized per node
+        and unit (range), so mapping a whole period, or every unit for border counts,
+        shares the work between units and between nodes.
         """
-        pending: dict[str, tuple[tuple[int, int], list[tuple[int, int]]]] = {
-            name: ((lo, hi), [(lo, hi)])
-        }
-        out_lo, out_hi, best_min = math.inf, -math.inf, math.inf
-        for current in reversed(self.order[: self.position[name] + 1]):
-            if current not in pending:
-                continue
-            (h_lo, h_hi), minimal = pending.pop(current)
-            rec = self.results[current]
-            axis = rec.axes[k]
-            if axis is None:
-                continue
-            if axis.affine:
-                out_lo = min(out_lo, axis.lo + h_lo * axis.jump)
-                out_hi = max(out_hi, axis.hi + h_hi * axis.jump)
-                for m_lo, m_hi in minimal:
-                    best_min = min(best_min, axis.min_hi - axis.min_lo + (m_hi - m_lo) * axis.jump + 1)
-                continue
-            node = self.nodes[current]
-            for edge in node.edges:
+        first = self._unit_end(name, k, lo, 0)
+        last = self._unit_end(name, k, hi, 1)
+        return (int(first), int(last)), int(self._smallest(name, k, lo, hi))
+
+    def _carried(self, name: str, k: int) -> list[tuple[str, Transform]]:
+        key = (name, k)
+        found = self._carried_memo.get(key)
+        if found is None:
+            found = []
+            for edge in self.nodes[name].edges:
                 t = edge.maps[k]
                 src = self.results[edge.source]
-                if t is None or src.axes[k] is None or not src.depends_on_input:
-                    continue
-                hull = t.back(h_lo, h_hi)
-                mapped = [t.back(a, b) for a, b in minimal]
-                if edge.source in pending:
-                    (p_lo, p_hi), p_min = pending[edge.source]
-                    hull = (min(hull[0], p_lo), max(hull[1], p_hi))
-                    mapped = mapped + p_min
-                pending[edge.source] = (hull, _prune_minimal(mapped))
-        return (int(out_lo), int(out_hi)), int(best_min)
+                if t is not None and src.axes[k] is not None and src.depends_on_input:
+                    found.append((edge.source, t))
+            self._carried_memo[key] = found
+        return found
+
+    def _unit_end(self, name: str, k: int, unit: int, side: int) -> Fraction | float:
+        """First (side 0) or last (side 1) input pixel of one unit, iteratively (deep graphs)."""
+        memo = self._end_memo
+        stack = [(name, unit)]
+        while stack:
+            nm, u = stack[-1]
+            if (nm, k, u, side) in memo:
+                stack.pop()
+                continue
+            axis = self.results[nm].axes[k]
+            assert axis is not None
+            if axis.affine:
+                memo[(nm, k, u, side)] = (axis.hi if side else axis.lo) + u * axis.jump
+                stack.pop()
+                continue
+            children = [(src, t.back(u, u)[side]) for src, t in self._carried(nm, k)]
+            missing = [c for c in children if (c[0], k, c[1], side) not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            values = [memo[(c[0], k, c[1], side)] for c in children]
+            memo[(nm, k, u, side)] = (max(values) if side else min(values)) if values else (
+                -math.inf if side else math.inf)
+            stack.pop()
+        return memo[(name, k, unit, side)]
+
+    def _smallest(self, name: str, k: int, lo: int, hi: int) -> Fraction | float:
+        """Smallest input interval over paths from units lo..hi of `name` (its size in pixels)."""
+        memo = self._min_memo
+        stack = [(name, lo, hi)]
+        while stack:
+            nm, a, b = stack[-1]
+            if (nm, k, a, b) in memo:
+                stack.pop()
+                continue
+            axis = self.results[nm].axes[k]
+            assert axis is not None
+            if axis.affine:
+                memo[(nm, k, a, b)] = axis.min_hi - axis.min_lo + (b - a) * axis.jump + 1
+                stack.pop()
+                continue
+            children = [(src, *t.back(a, b)) for src, t in self._carried(nm, k)]
+            missing = [c for c in children if (c[0], k, c[1], c[2]) not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            memo[(nm, k, a, b)] = min((memo[(c[0], k, c[1], c[2])] for c in children), default=math.inf)
+            stack.pop()
+        return memo[(name, k, lo, hi)]
 
     def unit_box(self, name: str, unit: Sequence[int]) -> list[tuple[int, int] | None]:
         """Input-pixel box (inclusive, per axis) of one unit of node `name`: its local RF."""

@@ -293,11 +293,17 @@ def window_spec(
     for i, d in enumerate(windowed):
         size = shape[len(shape) - n_window_dims + i]
         axis = d.single_axis
-        if axis is None and d.size > 1:
-            raise UnsupportedOpError(op, ctx.where, f"window over a non-spatial dim {d}")
-        if axis is None:  # a size-1 dim: look for the trivial factor's axis
-            axis = next((f.axis for f in d.factors if f.axis is not None), None)
         span = dilation[i] * (kernel[i] - 1) + 1
+        if axis is None and d.size == 1:  # a size-1 dim: look for the trivial factor's axis
+            axis = next((f.axis for f in d.factors if f.axis is not None), None)
+        if axis is None and span == stride[i] == 1 and pad_left[i] == 0 and d.size == size:
+            out_dims.append(d)  # a 1x1 window reads one element: whatever the dim holds stays put
+            continue
+        if axis is None and not (d.is_spatial or d.prefix):
+            out_dims.append(L.plain(size))  # a window along channels (ECA's conv1d): per position
+            continue
+        if axis is None:
+            raise UnsupportedOpError(op, ctx.where, f"window over a non-spatial dim {d}")
         if axis is not None:
             maps[axis] = Window(span, stride[i], pad_left[i])
             out_dims.append(L.Dim((L.Factor(axis, size),)))
@@ -1285,3 +1291,26 @@ def mvit_add_rel_pos(ctx: RuleContext) -> NodeSpec:
 def mvit_add_shortcut(ctx: RuleContext) -> NodeSpec:
     """torchvision MViT v2: x + shortcut (the class token row may keep x alone): a residual add."""
     return pointwise(ctx, op="add shortcut")
+
+
+@rule("scale_image")
+def crossvit_scale_image(ctx: RuleContext) -> NodeSpec:
+    """timm CrossViT: the image as is, center-cropped, or bicubic-resized to `ss`."""
+    src = ctx.node.args[0]
+    ss = ctx.concrete(ctx.arg(1, "ss"))
+    crop = bool(ctx.concrete(ctx.arg(2, "crop_scale", False)))
+    h, w = ctx.values[src].shape[-2:]
+    if (h, w) == tuple(ss):
+        return pointwise(ctx, op="scale_image (unchanged)")
+    if crop and ss[0] <= h and ss[1] <= w:
+        cu, cl = int(round((h - ss[0]) / 2.0)), int(round((w - ss[1]) / 2.0))
+        lay = ctx.in_layout(src)
+        maps = [IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes)]
+        out = list(lay[:-2])
+        for start, d, size in ((cu, lay[-2], ss[0]), (cl, lay[-1], ss[1])):
+            if d.single_axis is None:
+                raise UnsupportedOpError("scale_image", ctx.where, "image not in NCHW layout")
+            maps[d.single_axis] = Window(1, 1, -start)
+            out.append(L.Dim((L.Factor(d.single_axis, size),)))
+        return NodeSpec("pad", f"scale_image(crop {ss[0]}x{ss[1]})", [(src, tuple(maps))], tuple(out))
+    return _resample(ctx, src, "bicubic", False, None, f"scale_image(bicubic {ss[0]}x{ss[1]})")

@@ -1,0 +1,67 @@
+"""Every torchvision family's stage RFs against the gradient (slow).
+
+Per model and axis, the probe picks a tall, narrow input that holds the RF of a
+central unit of every stage (`rfzoo.probe.plan`), re-randomizes the parameters,
+detaches global-context paths (squeeze-excitation gates) and measures the input
+gradient's support in float64: it must equal the analytic box of every stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+import rfzoo
+from rfzoo.models import resolve
+
+pytestmark = pytest.mark.slow
+
+FAMILIES = [
+    "alexnet", "vgg11", "resnet18", "resnext50_32x4d", "wide_resnet50_2", "densenet121", "googlenet",
+    "inception_v3", "mobilenet_v2", "mobilenet_v3_small", "mnasnet0_5", "shufflenet_v2_x0_5",
+    "squeezenet1_1", "efficientnet_b0", "regnet_x_400mf", "convnext_tiny", "swin_t",
+]
+
+
+def verify(model: str | torch.nn.Module, analysis: Any) -> dict[str, Any]:
+    from rfzoo.probe import probe_model
+
+    target = resolve(f"torchvision/{model}") if isinstance(model, str) else model
+    entry = probe_model(target, analysis, verify=True, erf=False)["verification"]
+    return entry
+
+
+def _report(entry: dict[str, Any]) -> str:
+    return "\n".join(
+        f"  {s['node']}: analytic {s['analytic_box']} measured {s['measured_box']}"
+        for s in entry["stages"] if not s["agree"]
+    )
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_stage_boxes_match_gradient_support(name: str) -> None:
+    analysis = rfzoo.analyze(f"torchvision/{name}")
+    assert analysis.status == "exact", analysis.reason
+    entry = verify(name, analysis)
+    assert entry["verified"], f"{name}:\n{_report(entry)}"
+    assert len(entry["stages"]) >= 3
+
+
+def test_dilated_segmentation_backbone() -> None:
+    """DeepLabv3's MobileNetV3 backbone: the last stages trade stride for dilation."""
+    from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large
+
+    backbone = deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None).backbone
+    analysis = rfzoo.analyze(backbone, 224)
+    dilated = [layer for layer in analysis.layers if "d=" in layer.op]
+    assert dilated and analysis.summary()["jump"] == [16, 16]
+    entry = verify(backbone, analysis)
+    assert entry["verified"], _report(entry)
+
+
+@pytest.mark.parametrize("name,rf,jump", [("resnet50", 427, 32), ("vgg16", 212, 32), ("alexnet", 195, 32)])
+def test_known_values(name: str, rf: int, jump: int) -> None:
+    summary = rfzoo.analyze(f"torchvision/{name}").summary()
+    assert summary["rf"] == [rf, rf] and summary["jump"] == [jump, jump]
