@@ -20,6 +20,7 @@ All maps are float32 with the conventions of `erf`, denormals flushed. Per stage
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ UNIT_CONVENTION = (
     "summed over input channels; global-context paths and norm statistics detached"
 )
 GROWTH = 1.3  # margin on the default map's (underestimated) 99 % square when it is clipped
+CHEAPER = 0.6  # grow only to inputs below this share of the full input's pixels
 
 
 @dataclass
@@ -196,8 +198,8 @@ def _larger_runs(
     full = tuple(max(f, n) for f, n in zip(full, size, strict=True))
     while pending:
         size = grown_size(pending, size, full)
-        if size == full or any(n >= c for n, c in zip(size, full, strict=True)):
-            size = full  # no cheaper input left: the one holding every TRF
+        if math.prod(size) >= CHEAPER * math.prod(full):
+            size = full  # not much cheaper, and may need a second run: go to the full input
         try:
             analysis = analyze_at(size)
         except RfzooError:
