@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from rfzoo.transforms import Transform
+from rfzoo.transforms import IDENTITY, Transform
 
 # Largest number of unit positions mapped back exactly per node and axis. Periods
 # above it (odd resize ratios) are sampled over this many central units.
@@ -103,6 +103,7 @@ class ReceptiveFieldEngine:
         self._end_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
         self._min_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
         self._carried_memo: dict[tuple[str, int], list[tuple[str, Transform]]] = {}
+        self._rep_memo: dict[tuple[str, int], str] = {}
 
     # -- forward pass ---------------------------------------------------------------
 
@@ -239,9 +240,23 @@ class ReceptiveFieldEngine:
             self._carried_memo[key] = found
         return found
 
+    def _rep(self, name: str, k: int) -> str:
+        """The node a chain of single identity edges leads back to (norms, activations, reshapes):
+        the same units see the same pixels, so the memos key on it and skip the chain."""
+        key = (name, k)
+        rep = self._rep_memo.get(key)
+        if rep is None:
+            carried = self._carried(name, k)
+            axis = self.results[name].axes[k]
+            single = len(carried) == 1 and carried[0][1] == IDENTITY and axis is not None and not axis.affine
+            rep = self._rep(carried[0][0], k) if single else name
+            self._rep_memo[key] = rep
+        return rep
+
     def _unit_end(self, name: str, k: int, unit: int, side: int) -> Fraction | float:
         """First (side 0) or last (side 1) input pixel of one unit, iteratively (deep graphs)."""
         memo = self._end_memo
+        name = self._rep(name, k)
         stack = [(name, unit)]
         while stack:
             nm, u = stack[-1]
@@ -254,7 +269,7 @@ class ReceptiveFieldEngine:
                 memo[(nm, k, u, side)] = (axis.hi if side else axis.lo) + u * axis.jump
                 stack.pop()
                 continue
-            children = [(src, t.back(u, u)[side]) for src, t in self._carried(nm, k)]
+            children = [(self._rep(src, k), t.back(u, u)[side]) for src, t in self._carried(nm, k)]
             missing = [c for c in children if (c[0], k, c[1], side) not in memo]
             if missing:
                 stack.extend(missing)
@@ -268,6 +283,7 @@ class ReceptiveFieldEngine:
     def _smallest(self, name: str, k: int, lo: int, hi: int) -> Fraction | float:
         """Smallest input interval over paths from units lo..hi of `name` (its size in pixels)."""
         memo = self._min_memo
+        name = self._rep(name, k)
         stack = [(name, lo, hi)]
         while stack:
             nm, a, b = stack[-1]
@@ -280,7 +296,7 @@ class ReceptiveFieldEngine:
                 memo[(nm, k, a, b)] = axis.min_hi - axis.min_lo + (b - a) * axis.jump + 1
                 stack.pop()
                 continue
-            children = [(src, *t.back(a, b)) for src, t in self._carried(nm, k)]
+            children = [(self._rep(src, k), *t.back(a, b)) for src, t in self._carried(nm, k)]
             missing = [c for c in children if (c[0], k, c[1], c[2]) not in memo]
             if missing:
                 stack.extend(missing)
