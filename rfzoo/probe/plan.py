@@ -145,6 +145,9 @@ def full_input(
         try:
             analysis = analyze_at(tuple(lengths))
         except RfzooError as err:
+            fixed = _at_default(reference, names)  # a model that takes one size only (ViT)
+            if fixed is not None:
+                return reference, fixed
             raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
         if not _usable(analysis, names):
             raise PlanError(f"a stage loses its local RF at input {tuple(lengths)}")
@@ -155,6 +158,14 @@ def full_input(
         for a in short:
             lengths[a] += step
     raise PlanError(f"no input up to {max_length} pixels holds the RF")
+
+
+def _at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
+    """The stages' middle units at the default input, if all their RFs fit inside it."""
+    naxes = len(reference.input_size)
+    stages = [fitting_unit(reference, n, [None] * naxes) for n in names]
+    inside = all(fits(s.box[a], reference.input_size[a]) for s in stages for a in range(naxes))
+    return _with_prefixes(reference, stages) if inside else None
 
 
 def plan_axes(
@@ -207,7 +218,9 @@ def _node_shapes(analysis: AnalysisLike) -> dict[str, tuple[int, ...]]:
     from rfzoo.trace import propagate
 
     gm = analysis.graph_module  # type: ignore[attr-defined]
-    tensor = next(iter(gm.parameters()), None) or next(iter(gm.buffers()), None)
+    tensor = next(iter(gm.parameters()), None)
+    if tensor is None:
+        tensor = next(iter(gm.buffers()), None)
     device = tensor.device if tensor is not None else torch.device("meta")
     channels = int(getattr(analysis, "in_channels", 3))
     values = propagate(gm, torch.zeros(1, channels, *analysis.input_size, device=device))
