@@ -110,6 +110,9 @@ def run_coverage(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise RfzooError(f"no catalog index at {path}: run rfzoo build first")
     rows = store.read_json(path)["models"]
-    for line in coverage_lines(rows, max_reasons=args.reasons):
-        print(line)
+    try:
+        for line in coverage_lines(rows, max_reasons=args.reasons):
+            print(line)
+    except BrokenPipeError:  # `rfzoo coverage | head`
+        sys.stdout = None  # type: ignore[assignment]
     return 0
