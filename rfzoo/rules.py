@@ -6,6 +6,15 @@ transform from each input, the output layout, and whether the op mixes all
 positions. The registry maps module classes, functions and method names to
 handlers; registering a key twice is an error. An op without a handler raises
 `UnsupportedOpError` naming it: nothing is ever treated as identity by default.
+
+Known limitation: an RF is per tensor, the largest over its channels. A channel
+slice or split that keeps only the channels of one branch (x[:, :c] after a cat, a
+chunk of a concatenation) keeps the tensor's RF, so the reported RF can be larger
+than that of any channel the slice holds. Tracking RFs per channel group would fix
+it; no model in the zoo relies on it for its summary.
+
+Opaque timm leaves that mix all positions (`GLOBAL_LEAVES`) count as global context
+as a whole, with a note saying why: their internal local paths are not visible.
 """
 
 from __future__ import annotations
