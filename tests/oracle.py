@@ -36,13 +36,13 @@ def compare(
     layers: Iterable[str],
     units: dict[str, Sequence[int]] | None = None,
     samples: int = 32,
-    max_rounds: int = 8,
+    max_rounds: int = 10,
 ) -> list[tuple[str, tuple[int, ...], list, list]]:
     """(layer, unit, analytic box, measured box) for each layer; boxes are per-axis (lo, hi).
 
     Max pooling passes the gradient to one argmax per window, so stacked max pools
     need many samples before the union covers the window: draw batches of `samples`
-    until a batch adds nothing (at most `max_rounds` batches).
+    until two batches in a row add nothing (at most `max_rounds` batches).
     """
     out = []
     input_shape = (analysis.in_channels, *analysis.input_size)
@@ -51,14 +51,16 @@ def compare(
         unit = tuple((units or {}).get(name) or center_unit(layer.output_size))
         analytic = analysis.unit_box(name, unit)
         measured: list = []
+        quiet = 0  # batches in a row that added nothing
         for seed in range(max_rounds):
             box = gradient_support(
                 runner, analysis.fx_node(name), input_shape, unit, layer.output_size, samples=samples, seed=seed
             ).box
             grown = _union(measured, box) if measured else box
-            if measured and grown == measured:
-                break
+            quiet = quiet + 1 if measured and grown == measured else 0
             measured = grown
+            if quiet == 2:
+                break
         out.append((name, unit, analytic, measured))
     return out
 
