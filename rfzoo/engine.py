@@ -200,6 +200,12 @@ class ReceptiveFieldEngine:
         for k, axis in enumerate(rec.axes):
             if axis is None or axis.affine:
                 continue
+            rep = self._rep(node.name, k)
+            if rep != node.name:  # identity chain: the same units see the same pixels
+                done = self.results[rep].axes[k]
+                assert done is not None
+                axis.rf, axis.rf_min, axis.lo, axis.hi = done.rf, done.rf_min, done.lo, done.hi
+                continue
             n = node.output_size[k] or 1
             count = min(axis.period, MAX_PERIOD)
             start = max(0, n // 2 - count // 2)
