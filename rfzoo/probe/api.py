@@ -123,8 +123,11 @@ def probe_model(
     try:
         if verify:
             prepared.gm.to(torch.float64)
+            # detach what is global at the size the boxes come from: a window that covers
+            # the whole map at the default size (global there) is local on the larger input
+            boxes_from = prepared.analyze_at(plans[0].full_size) if plans else analysis
             result["verification"] = verification_entry(
-                prepared.gm, analysis, plans, prepared.in_channels, samples=samples, seed=seed
+                prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed
             )
         if erf:
             prepared.gm.to(torch.float32)
