@@ -55,6 +55,10 @@ class Dim:
         real = [f for f in self.factors if f.size > 1]
         if self.prefix == 0 and len(real) == 1 and real[0].axis is not None and real[0].whole:
             return real[0].axis
+        # an axis shrunk to one unit is still that axis (SSD's last 1x1 map, narrow inputs)
+        axes = [f for f in self.factors if f.axis is not None]
+        if self.prefix == 0 and not real and len(axes) == 1 and axes[0].whole:
+            return axes[0].axis
         return None
 
 

@@ -185,7 +185,7 @@ def broadcast_layout(ctx: RuleContext, inputs: Sequence[fx.Node]) -> L.Layout:
         offset = len(shape) - len(lay)
         for i, d in enumerate(lay):
             j = i + offset
-            if d.size == shape[j] and (d.is_spatial or d.prefix) and chosen[j] == 1:
+            if d.size == shape[j] and (d.is_spatial or d.prefix or d.single_axis is not None) and chosen[j] == 1:
                 result[j] = d
                 chosen[j] = d.size
     return tuple(result)
