@@ -127,8 +127,12 @@ def layout_name(layout: Layout, naxes: int) -> str:
             return "NC" + letters
         if spatial_positions == list(range(1, naxes + 1)):
             return "N" + letters + "C"
-    if len(layout) == 3 and set(layout[1].spatial_axes) == set(range(naxes)) and not layout[2].is_spatial:
-        return "NLC"
+    if len(layout) == 3 and not layout[2].is_spatial:
+        # tokens in raster order only: whole axes, outer first (Hiera's unrolled order is not)
+        real = [f for f in layout[1].factors if f.size > 1]
+        if all(f.whole for f in real) and [f.axis for f in real] == sorted(set(range(naxes)) & {f.axis for f in real}) \
+                and set(layout[1].spatial_axes) == set(range(naxes)):
+            return "NLC"
     return "other"
 
 

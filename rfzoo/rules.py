@@ -31,7 +31,7 @@ from torch import fx, nn
 
 from rfzoo import layout as L
 from rfzoo.errors import UnsupportedOpError
-from rfzoo.transforms import IDENTITY, BlockBroadcast, Resample, Transform, Transposed, Window
+from rfzoo.transforms import IDENTITY, BlockBroadcast, PooledBlocks, Resample, Transform, Transposed, Window
 
 AxisMaps = tuple[Transform | None, ...]
 
@@ -219,15 +219,22 @@ def mixed_maps(ctx: RuleContext, src: fx.Node, dims: Sequence[int], out_layout: 
     if any(lay[d].prefix for d in mixed_dims):
         return None
     maps = list(same_layout_maps(ctx, src, out_layout))
+    in_sizes, out_sizes = L.axis_sizes(lay, ctx.naxes), L.axis_sizes(out_layout, ctx.naxes)
     for k in range(ctx.naxes):
         found = L.digits(lay, k)
         mixed = [f for i, f in found if i in mixed_dims]
         if not mixed:
             continue
         block = L.low_block(mixed, [f for _, f in found])
-        if block is None or maps[k] is None:
+        if block is None:
             return None
-        maps[k] = BlockBroadcast(block)
+        if maps[k] is None:  # the output (pooled queries) is coarser than src by `pool`
+            pool = in_sizes[k] // out_sizes[k] if in_sizes[k] and out_sizes[k] else 0
+            if pool < 2 or in_sizes[k] != pool * out_sizes[k] or block % pool:
+                return None
+            maps[k] = PooledBlocks(pool, block)
+        else:
+            maps[k] = BlockBroadcast(block)
     return tuple(maps)
 
 
@@ -818,6 +825,10 @@ def softmax_function(ctx: RuleContext) -> NodeSpec:
     return mixing(ctx, [ctx.concrete(ctx.arg(1, "dim", -1))], "softmax")
 
 
+def lay_sizes(lay: L.Layout) -> tuple[int, ...]:
+    return tuple(d.size for d in lay)
+
+
 def _reduce(ctx: RuleContext, name: str) -> NodeSpec:
     src = ctx.first_input()
     lay = ctx.in_layout(src)
@@ -828,6 +839,17 @@ def _reduce(ctx: RuleContext, name: str) -> NodeSpec:
     if not any(lay[d].is_spatial or lay[d].prefix for d in dims):
         out = [L.plain(1) if d in dims else dim_ for d, dim_ in enumerate(lay) if keep or d not in dims]
         return NodeSpec("pointwise", name, [(src, same_layout_maps(ctx, src, tuple(out)))], tuple(out))
+    if dim is not None and isinstance(ctx.value, torch.Tensor):
+        # Reducing only an axis's lowest digits pools aligned blocks (Hiera's max over the
+        # unrolled 2x2 q-stride): a Window(B, B, 0), not a global op.
+        folded = L.coarsen(lay, set(dims), tuple(1 if d in dims else n for d, n in enumerate(lay_sizes(lay))))
+        if folded is not None:
+            new, blocks = folded
+            new = tuple(d_ for d, d_ in enumerate(new) if keep or d not in dims)
+            maps = tuple(Window(blocks[k], blocks[k], 0) if k in blocks else m
+                         for k, m in enumerate(same_layout_maps(ctx, src, lay)))
+            return NodeSpec("pool", f"{name} over {'x'.join(str(blocks[k]) for k in sorted(blocks))} blocks",
+                            [(src, maps)], new)
     out_layout = L.non_spatial(ctx.out_shape()) if isinstance(ctx.value, torch.Tensor) else ()
     return NodeSpec("global", f"{name} over space", [(src, (None,) * ctx.naxes)], out_layout,
                     mixes_all=True, keeps_local=False)
@@ -846,8 +868,9 @@ def _batch_dims(ctx: RuleContext, inputs: Sequence[fx.Node], shape: tuple[int, .
         lay = ctx.in_layout(n)[: -skip or None]
         offset = len(out) - len(lay)
         for i, d in enumerate(lay):
-            if offset + i >= 0 and d.size == shape[offset + i] and (d.is_spatial or d.prefix):
-                out[offset + i] = d
+            taken = out[offset + i].is_spatial or out[offset + i].prefix if offset + i >= 0 else True
+            if not taken and d.size == shape[offset + i] and (d.is_spatial or d.prefix):
+                out[offset + i] = d  # the first operand (queries) wins: its grid is the output's
     return out
 
 
@@ -879,7 +902,7 @@ def _matmul(ctx: RuleContext) -> NodeSpec:
             return NodeSpec("global", "matmul over positions", [(m, (None,) * ctx.naxes) for m in dep],
                             layout, mixes_all=True, keeps_local=False)
         edges.append((n, maps))
-    windowed = any(isinstance(t, BlockBroadcast) for _, maps in edges for t in maps)
+    windowed = any(isinstance(t, (BlockBroadcast, PooledBlocks)) for _, maps in edges for t in maps)
     kind = "attention" if windowed else ("merge" if len(edges) > 1 else "pointwise")
     return NodeSpec(kind, "matmul within windows" if windowed else "matmul", edges, layout)
 
@@ -1142,9 +1165,10 @@ def _drop_path(ctx: RuleContext) -> NodeSpec:
 rule("stochastic_depth", "drop_path")(_drop_path)
 
 
-@rule("shifted_window_attention")
+@rule("shifted_window_attention", "shifted_window_attention_3d")
 def shifted_window_attention(ctx: RuleContext) -> NodeSpec:
-    """torchvision Swin: attention inside windows of a shifted grid on (B, H, W, C) tokens.
+    """torchvision Swin: attention inside windows of a shifted grid on (B, H, W, C) tokens
+    (or (B, T, H, W, C) for the video Swin).
 
     Token p reads the window that holds p - shift, shifted back by `shift`; a window
     as large as the feature map makes the attention global along that axis.
@@ -1154,18 +1178,22 @@ def shifted_window_attention(ctx: RuleContext) -> NodeSpec:
     window = list(ctx.concrete(ctx.arg(4, "window_size")))
     shift = list(ctx.concrete(ctx.arg(6, "shift_size")))
     maps: list[Transform | None] = [None] * ctx.naxes
-    mixes_all = False
-    for i, d in enumerate(lay[1:3]):
+    covered = []
+    op = ctx.node.target.__name__
+    for i, d in enumerate(lay[1 : 1 + len(window)]):
         axis = d.single_axis
         if axis is None:
-            raise UnsupportedOpError("shifted_window_attention", ctx.where, "tokens not in (B, H, W, C) layout")
+            raise UnsupportedOpError(op, ctx.where, "tokens not in (B, [T,] H, W, C) layout")
         size = d.size
         if window[i] >= size:
             window[i], shift[i] = size, 0  # as torchvision does: no shift when one window covers it
-            mixes_all = mixes_all or size > 1
+        covered.append(window[i] >= size)
         maps[axis] = BlockBroadcast(window[i], shift[i])
-    label = f"window attention(ws={window[0]}, shift={shift[0]})"
-    if mixes_all:  # one window spans an axis: attention over all tokens, as timm's generic path says
+    label = f"window attention(ws={'x'.join(map(str, window))}, shift={'x'.join(map(str, shift))})"
+    # One window spans the whole map: attention over all tokens (global), as timm's generic
+    # path says. A window spanning only some axes (the video Swin's 8 frames) is an exact
+    # block along those: the whole axis at this input size.
+    if all(covered):
         return NodeSpec("global", label, [(src, (None,) * ctx.naxes)], lay, mixes_all=True, keeps_local=False)
     return NodeSpec("attention", label, [(src, tuple(maps))], lay)
 
@@ -1282,7 +1310,7 @@ def einsum(ctx: RuleContext) -> NodeSpec:
             return NodeSpec("global", f"einsum({equation}) over positions", [(m, (None,) * ctx.naxes) for _, m in dep],
                             layout, mixes_all=True, keeps_local=False)
         edges.append((n, maps))
-    windowed = any(isinstance(t, BlockBroadcast) for _, maps in edges for t in maps)
+    windowed = any(isinstance(t, (BlockBroadcast, PooledBlocks)) for _, maps in edges for t in maps)
     kind = "attention" if windowed else ("merge" if len(edges) > 1 else "pointwise")
     return NodeSpec(kind, f"einsum({equation})", edges, layout)
 

@@ -8,6 +8,7 @@ extraction tracer is deliberately not used: by default it makes every
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -38,10 +39,35 @@ def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
     """Symbolically trace `model`; an untraceable model raises a one-line error saying where."""
     tracer = tracer_for(source)
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_optional_none_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def _optional_none_args(model: nn.Module) -> dict[str, None] | None:
+    """forward's extra arguments that default to None are traced as None.
+
+    Left symbolic, `if mask is not None:` is taken as true and the graph
+    reads a mask that never comes (timm's Hiera).
+    """
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    extra = {p.name: None for p in params if p.kind in kinds and p.default is None}
+    return extra or None
+
+
+def _thaw(value: Any) -> Any:
+    """fx stores list arguments as immutable lists; wrapped library functions may mutate
+    theirs (torchvision's 3D Swin `_get_window_and_shift_size`), so each call gets a copy."""
+    if isinstance(value, fx.immutable_collections.immutable_list):
+        return [_thaw(v) for v in value]
+    if isinstance(value, fx.immutable_collections.immutable_dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
 
 
 class _Recorder(fx.Interpreter):
@@ -58,6 +84,9 @@ class _Recorder(fx.Interpreter):
             raise _NodeFailure(n, err) from None
         self.values[n] = value
         return value
+
+    def call_function(self, target: Any, args: tuple, kwargs: dict) -> Any:
+        return super().call_function(target, tuple(_thaw(a) for a in args), {k: _thaw(v) for k, v in kwargs.items()})
 
 
 class _NodeFailure(Exception):

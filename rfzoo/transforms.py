@@ -143,4 +143,27 @@ class BlockBroadcast:
         return self.size
 
 
-Transform = Window | Transposed | Resample | BlockBroadcast
+@dataclass(frozen=True)
+class PooledBlocks:
+    """Unit i is ``pool`` units of a finer grid, and reads every unit of the fine block of
+    ``size`` that holds them: window attention whose queries were pooled and whose keys
+    and values were not (Hiera's first block of each stage)."""
+
+    pool: int
+    size: int
+
+    affine = False
+
+    def back(self, lo: int, hi: int) -> tuple[int, int]:
+        return BlockBroadcast(self.size).back(lo * self.pool, hi * self.pool + self.pool - 1)
+
+    @property
+    def scale(self) -> Fraction:
+        return Fraction(self.pool)
+
+    @property
+    def period(self) -> int:
+        return self.size
+
+
+Transform = Window | Transposed | Resample | BlockBroadcast | PooledBlocks

@@ -74,3 +74,28 @@ def test_dilated_segmentation_backbone() -> None:
 def test_known_values(name: str, rf: int, jump: int) -> None:
     summary = rfzoo.analyze(f"torchvision/{name}").summary()
     assert summary["rf"] == [rf, rf] and summary["jump"] == [jump, jump]
+
+
+def test_hiera_pools_queries_inside_mask_units() -> None:
+    """timm's Hiera unrolls its tokens, pools queries with a max over the q-stride digits
+    and attends inside 32-pixel mask units until stage 3: jump 32, local RF 35."""
+    from rfzoo.probe.api import probe_model
+
+    analysis = rfzoo.analyze("timm/hiera_tiny_224")
+    assert analysis.status == "exact", analysis.reason
+    summary = analysis.summary()
+    assert summary["rf"] == [35, 35] and summary["jump"] == [32, 32]
+    # stage 3's first block still attends in mask units (Hiera lags the switch by a block)
+    assert summary["global_from"] == "blocks.4.attn.scaled_dot_product_attention"
+    entry = probe_model("timm/hiera_tiny_224", analysis, erf=False)["verification"]
+    assert entry["verified"], _report(entry)
+
+
+def test_video_swin_windows_span_the_clip() -> None:
+    """torchvision's 3D Swin: 8-frame windows cover the whole time axis at 16 frames, so
+    time is one block while space keeps shifted 7x7 windows (the image Swin's 952)."""
+    analysis = rfzoo.analyze("torchvision/swin3d_t")
+    assert analysis.status == "exact", analysis.reason
+    summary = analysis.summary()
+    assert summary["rf"] == [16, 952, 952] and summary["jump"] == [2, 32, 32]
+    assert summary["global_from"].startswith("features.6.0.attn")

@@ -218,3 +218,44 @@ def test_timm_swin_block_replays_window_reverse() -> None:
     assert analysis.layer(last).layout == "NCHW"
     for u in range(6, 10):
         assert_agree(compare(analysis, runner, [last], {last: (u, u)}))
+
+
+class PooledQueryBlock(nn.Module):
+    """Hiera in miniature: tokens unrolled so the 2x2 q-stride digits lead, mask-unit
+    attention whose queries are max-pooled over those digits while keys and values are
+    not, a max-pooled residual, then back to NCHW for a 3x3 head."""
+
+    def __init__(self, mu: int = 8) -> None:
+        super().__init__()
+        self.mu = mu  # mask unit side, in stem tokens
+        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.qkv = nn.Linear(8, 24)
+        self.proj = nn.Linear(8, 8)
+        self.head = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        b, c, h, w = x.shape
+        mu, half = self.mu, self.mu // 2
+        # fine y = Wy*mu + iy*2 + sy: the unroll puts (sy, sx) first, then (iy, ix)
+        t = x.permute(0, 2, 3, 1).view(b, h // mu, half, 2, w // mu, half, 2, c)
+        t = t.permute(0, 3, 6, 2, 5, 1, 4, 7)
+        nw = (h // mu) * (w // mu)
+        t = t.reshape(b, 4 * half * half, nw, c)
+        q, k, v = self.qkv(t).reshape(b, -1, nw, 3, c).permute(3, 0, 2, 1, 4).unbind(0)
+        q = q.view(b, nw, 4, -1, c).amax(dim=2)  # max over the 2x2 q-stride digits
+        out = self.proj(F.scaled_dot_product_attention(q, k, v))  # (B, nW, half*half, C)
+        out = out.view(b, h // mu, w // mu, half, half, c).permute(0, 5, 1, 3, 2, 4).reshape(b, c, h // 2, w // 2)
+        return self.head(out + F.max_pool2d(x, 2))
+
+
+def test_pooled_queries_attend_to_unpooled_mask_units() -> None:
+    analysis, runner = prepared(PooledQueryBlock(), 96)
+    pooled = [layer for layer in analysis.layers if "over 2x2 blocks" in layer.op]
+    assert pooled and not any(layer.is_global for layer in analysis.layers)
+    assert analysis.layer("head").jump == [4, 4]
+    # stem RF 3 at jump 2; a mask unit is 8 stem tokens (17 px); the 3x3 head at jump 4
+    # reads units that can straddle two mask units
+    assert analysis.layer("head").rf == [33, 33]
+    for u in range(0, 4):  # one period: a mask unit is 4 head units
+        assert_agree(compare(analysis, runner, ["head"], {"head": (u + 8, 15 - u)}))
