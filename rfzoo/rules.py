@@ -31,7 +31,15 @@ from torch import fx, nn
 
 from rfzoo import layout as L
 from rfzoo.errors import UnsupportedOpError
-from rfzoo.transforms import IDENTITY, BlockBroadcast, PooledBlocks, Resample, Transform, Transposed, Window
+from rfzoo.transforms import (
+    IDENTITY,
+    BlockBroadcast,
+    PooledBlocks,
+    Resample,
+    Transform,
+    Transposed,
+    Window,
+)
 
 AxisMaps = tuple[Transform | None, ...]
 

@@ -39,24 +39,28 @@ def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
     """Symbolically trace `model`; an untraceable model raises a one-line error saying where."""
     tracer = tracer_for(source)
     try:
-        graph = tracer.trace(model, concrete_args=_optional_none_args(model))
+        graph = tracer.trace(model, concrete_args=_plain_default_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
 
 
-def _optional_none_args(model: nn.Module) -> dict[str, None] | None:
-    """forward's extra arguments that default to None are traced as None.
+def _plain_default_args(model: nn.Module) -> dict[str, Any] | None:
+    """forward's extra arguments with a plain default (None, a flag, a number) are traced
+    at that default.
 
-    Left symbolic, `if mask is not None:` is taken as true and the graph
-    reads a mask that never comes (timm's Hiera).
+    Left symbolic, `if mask is not None:` is taken as true and the graph reads a mask
+    that never comes (timm's Hiera); given only some, fx makes the rest proxies and a
+    flag such as `is_causal` breaks the trace (timm's ViT).
     """
     try:
         params = list(inspect.signature(model.forward).parameters.values())[1:]
     except (TypeError, ValueError):
         return None
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    extra = {p.name: None for p in params if p.kind in kinds and p.default is None}
+    plain = (type(None), bool, int, float, str)
+    extra = {p.name: p.default for p in params if p.kind in kinds and isinstance(p.default, plain)
+             and p.default is not inspect.Parameter.empty}
     return extra or None
 
 

@@ -75,3 +75,47 @@ def test_windows_along_channels_and_1x1_over_attention_maps() -> None:
     assert analysis.status == "exact"
     assert analysis.layer("eca").kind == "conv" and analysis.layer("eca").rf is None  # after global pooling
     assert analysis.layer("mul").rf == [3, 3] and analysis.layer("mul").is_global
+
+
+class OptionalArguments(nn.Module):
+    """forward(x, mask=None, pooled=True): traced at the defaults, as it runs by default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, pooled: bool = True) -> torch.Tensor:
+        if mask is not None:
+            x = x * mask
+        x = self.conv(x)
+        return torch.nn.functional.max_pool2d(x, 2) if pooled else x
+
+
+def test_optional_arguments_are_traced_at_their_defaults() -> None:
+    analysis = analyze(OptionalArguments(), 16)
+    assert analysis.status == "exact"
+    assert analysis.summary()["rf"] == [4, 4] and analysis.summary()["jump"] == [2, 2]
+    assert not any("mask" in layer.name for layer in analysis.layers)
+
+
+class MutatesItsListArgument(nn.Module):
+    """A wrapped function that edits a list argument in place (torchvision's 3D Swin)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = _shrink_to([3, 3], [x.shape[2], x.shape[3]])
+        return torch.nn.functional.avg_pool2d(x, size, stride=1)
+
+
+def _shrink_to(window: list[int], size: list[int]) -> list[int]:
+    for i in range(2):
+        if size[i] < window[i]:
+            window[i] = size[i]
+    return window
+
+
+torch.fx.wrap("_shrink_to")
+
+
+def test_wrapped_functions_may_mutate_their_list_arguments() -> None:
+    analysis = analyze(MutatesItsListArgument(), 16)
+    assert analysis.summary()["rf"] == [3, 3]

@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", nargs="+", type=int, metavar="N",
                    help="analyze at this size instead of each model's default")
     p.add_argument("--retry-failed", action="store_true",
-                   help="recompute models whose cached status is failed")
+                   help="recompute models whose cached status is failed, or whose probe "
+                        "failed (out of memory, time limit)")
     p.set_defaults(func=run_build)
 
     m = subparsers.add_parser("merge", help="join the data directories of sharded builds")

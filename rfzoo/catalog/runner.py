@@ -77,6 +77,7 @@ class BuildReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    probe_failures: list[str] = field(default_factory=list)  # analyzed, but the probe died
 
     def count(self, **match: Any) -> int:
         return sum(all(getattr(o, k) == v for k, v in match.items()) for o in self.outcomes)
@@ -93,6 +94,12 @@ class BuildReport:
         rows = [{"source": o.ref.source, "status": o.status, "reason": o.reason}
                 for o in self.outcomes]
         lines += coverage_lines(rows, max_reasons=8)
+        if self.probe_failures:
+            lines.append(
+                f"probe failed for {len(self.probe_failures)} (their RFs stand, unverified): "
+                f"{', '.join(self.probe_failures)}; retry with --retry-failed (and --jobs 1 when "
+                "out of memory)"
+            )
         return lines
 
 
@@ -234,9 +241,7 @@ class Builder:
             key = cache.model_key(ref, self.options.input_size)
             entry = cache.read_entry(self.data_dir, ref)
             fresh = cache.is_fresh(self.data_dir, ref, entry, key, self.want_probe)
-            if fresh and entry is not None and not (
-                self.options.retry_failed and entry.row.get("status") == "failed"
-            ):
+            if fresh and entry is not None and not (self.options.retry_failed and self._failed(ref, entry)):
                 row = entry.row
                 self.report.outcomes.append(
                     Outcome(ref, str(row.get("status")), str(row.get("reason") or ""), True)
@@ -251,6 +256,18 @@ class Builder:
             }
             jobs.append(Job(ref, key, request))
         return jobs
+
+    def _failed(self, ref: ModelRef, entry: cache.CacheEntry) -> bool:
+        """The cached model failed, or (on a probe build) its probe did: both are retried
+        by --retry-failed, since most such failures depend on --jobs and memory."""
+        if entry.row.get("status") == "failed":
+            return True
+        if not self.want_probe:
+            return False
+        try:
+            return "probe_error" in store.read_json(store.model_path(self.data_dir, ref))
+        except (OSError, ValueError):
+            return True
 
     def _threads(self, jobs: int) -> int:
         return max(1, (os.cpu_count() or 1) // jobs)
@@ -380,6 +397,8 @@ class Builder:
             job.input_size = event.get("input_size")
         elif kind == "done":
             row = event["row"]
+            if event.get("recycle") and row.get("status") != "failed":  # analyzed; the probe failed
+                self.report.probe_failures.append(job.ref.id)
             cache.write_entry(self.data_dir, job.ref,
                               cache.CacheEntry(job.key, event.get("probe_key"), row))
             seconds = float(event.get("seconds") or 0.0)
@@ -418,6 +437,7 @@ class Builder:
             try:
                 doc = store.read_json(path)
                 doc["probe_error"] = reason
+                self.report.probe_failures.append(job.ref.id)
             except (OSError, ValueError):
                 doc = None
         if doc is None:
