@@ -187,4 +187,10 @@ def test_a_probe_that_hangs_keeps_the_analysis(tmp_path: Path) -> None:
     assert doc["status"] == "exact" and doc["summary"]["rf"] == [17, 17]
     assert doc["probe_error"].startswith("timed out after 3 s while probing gradients")
     assert report.outcomes[0].status == "exact"
+    assert report.probe_failures == [ref.id]
+    assert any("probe failed for 1" in line and ref.id in line for line in report.summary_lines())
     assert build([ref], options(tmp_path, jobs=1, probe=True)).count(cached=True) == 1
+    # --retry-failed tries the probe again; a build without the probe has nothing to retry
+    assert build([ref], options(tmp_path, jobs=1, probe=False, retry_failed=True)).count(cached=True) == 1
+    retried = build([ref], options(tmp_path, jobs=1, probe=True, retry_failed=True))
+    assert retried.count(cached=False) == 1 and retried.probe_failures == [ref.id]
