@@ -238,7 +238,8 @@ def build_document(
         step = "probing gradients"
         emit({"event": "step", "step": step})
         try:
-            doc.update(probe_model(spec, analysis))
+            stage_nodes = [s["node"] for s in doc.get("stages") or [] if s.get("node")]
+            doc.update(probe_model(spec, analysis, stages=stage_nodes or None))
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
             doc["probe_error"] = one_line(err, step, memory_gb)
     return doc

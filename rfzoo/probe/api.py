@@ -9,6 +9,7 @@ analysis) and run it with global-context paths detached (`runner`).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,21 +106,27 @@ def probe_model(
     seed: int = 0,
     samples: int = 3,
     erf_samples: int = 2,
+    stages: Sequence[str] | None = None,
+    all_layers: bool = True,
 ) -> dict[str, Any]:
     """The schema's ``verification`` and ``erf`` entries for one model.
 
     `analysis` is the model's analysis at its catalog input size (the ERF's
-    default size). Entries not asked for are None. Raises `ProbeError` (or
-    another `RfzooError`) when the model cannot be probed.
+    default size). `stages` names the layers whose boxes and ERFs are stored
+    (default: the last layer of each resolution); with `all_layers`, the support
+    check also measures every other layer with a local RF and stores the count
+    that agree and every disagreement. Entries not asked for are None. Raises
+    `ProbeError` (or another `RfzooError`) when the model cannot be probed.
     """
     result: dict[str, Any] = {"verification": None, "erf": None}
     if not (verify or erf):
         return result
-    if not stage_names(analysis):
+    names = stage_names(analysis, stages)
+    if not names:
         raise ProbeError("no stage with a local receptive field to probe")
     prepared = prepare(name_or_spec, weights=weights, seed=seed)
-    _check_nodes(prepared.gm, analysis)
-    plans = axis_plans(prepared.analyze_at, analysis)
+    _check_nodes(prepared.gm, analysis, names)
+    plans = axis_plans(prepared.analyze_at, analysis, stages=names, all_layers=all_layers and verify)
     try:
         if verify:
             prepared.gm.to(torch.float64)
@@ -141,15 +148,16 @@ def probe_model(
                 init=INIT_DESCRIPTION if prepared.weights == "random" else "",
                 samples=erf_samples,
                 seed=seed,
+                stages=names,
             )
     finally:
         prepared.gm.to(torch.float32)
     return result
 
 
-def _check_nodes(gm: torch.fx.GraphModule, analysis: AnalysisLike) -> None:
+def _check_nodes(gm: torch.fx.GraphModule, analysis: AnalysisLike, names: Sequence[str]) -> None:
     known = {n.name for n in gm.graph.nodes}
-    wanted = {analysis.fx_node(n) for n in stage_names(analysis)} | detach_names(analysis)
+    wanted = {analysis.fx_node(n) for n in names} | detach_names(analysis)
     missing = sorted(wanted - known)
     if missing:
         raise ProbeError(

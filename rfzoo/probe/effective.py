@@ -21,6 +21,7 @@ All maps are float32 with the conventions of `erf`, denormals flushed. Per stage
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from rfzoo.probe.plan import (
     AxisPlan,
     StageUnit,
     fitting_unit,
+    node_shapes,
     round_up,
     stage_names,
 )
@@ -64,10 +66,12 @@ class Measured:
     metrics: dict[str, Any]
 
 
-def default_stage_units(reference: AnalysisLike) -> list[StageUnit]:
+def default_stage_units(
+    reference: AnalysisLike, stages: Sequence[str] | None = None
+) -> list[StageUnit]:
     """The center unit of every stage at the reference (default) input size."""
     units = []
-    for name in stage_names(reference):
+    for name in stage_names(reference, stages):
         size = tuple(int(n) for n in reference.layer(name).output_size)
         unit = center_unit(size)
         box = reference.unit_box(name, unit)
@@ -191,10 +195,16 @@ def _larger_runs(
     *,
     samples: int,
     seed: int,
+    skipped: dict[tuple[int, ...], int],
 ) -> dict[str, Measured]:
-    """Measure the clipped stages again: on a grown input, then on `full` if still clipped."""
+    """Measure the clipped stages again: on a grown input, then on `full` if still clipped.
+
+    An input whose activations would not fit `memory_budget()` is not run (3D
+    video models at the full input); its size and estimated bytes go to `skipped`.
+    """
     best: dict[str, Measured] = {}
     size = tuple(reference.input_size)
+    per_pixel = activation_bytes(reference, samples) / math.prod(size)  # grows with the area
     full = tuple(max(f, n) for f, n in zip(full, size, strict=True))
     while pending:
         size = grown_size(pending, size, full)
@@ -207,6 +217,10 @@ def _larger_runs(
                 raise
             size = full
             analysis = analyze_at(size)
+        need = int(per_pixel * math.prod(size))
+        if need > memory_budget():
+            skipped[tuple(size)] = need
+            break  # keep the default maps of the pending stages (reported as clipped)
         units = [_frame_unit(analysis, m.unit.name) for m in pending]
         again = measure(runner, units, size, in_channels, samples=samples, seed=seed)
         best.update({m.unit.name: m for m in again})
@@ -214,6 +228,18 @@ def _larger_runs(
             break
         pending = [m for m in again if any(clipped_axes(m))]
     return best
+
+
+def memory_budget() -> int:
+    """Bytes one ERF run may use: $RFZOO_PROBE_MEMORY_GB (default 4 GB)."""
+    return int(float(os.environ.get("RFZOO_PROBE_MEMORY_GB", "4")) * 2**30)
+
+
+def activation_bytes(analysis: AnalysisLike, samples: int) -> int:
+    """Estimated peak of one float32 forward+backward at the analysis's input: every
+    node's output, kept for the backward, and as much again for gradients in flight."""
+    shapes = node_shapes(analysis)
+    return 2 * 4 * samples * sum(math.prod(s[1:]) for s in shapes.values() if len(s) > 1)
 
 
 def erf_entry(
@@ -228,6 +254,7 @@ def erf_entry(
     samples: int = 8,
     seed: int = 0,
     max_cells: int = 64,
+    stages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """ERF metrics per stage; `gm` must hold float32 parameters.
 
@@ -239,7 +266,7 @@ def erf_entry(
     runner = LocalRunner(gm, detach=detach_names(reference))
     default = measure(
         runner,
-        default_stage_units(reference),
+        default_stage_units(reference, stages),
         tuple(reference.input_size),
         in_channels,
         samples=samples,
@@ -247,6 +274,7 @@ def erf_entry(
     )
     best = {m.unit.name: m for m in default}
     pending = [m for m in default if any(clipped_axes(m))]
+    skipped: dict[tuple[int, ...], int] = {}
     if pending and full_size is not None:
         best.update(
             _larger_runs(
@@ -258,9 +286,10 @@ def erf_entry(
                 in_channels,
                 samples=samples,
                 seed=seed,
+                skipped=skipped,
             )
         )
-    return _entry(
+    entry = _entry(
         runner,
         best,
         default,
@@ -273,6 +302,18 @@ def erf_entry(
         seed=seed,
         max_cells=max_cells,
     )
+    clipped = [m.unit.name for m in best.values() if m.input_size == tuple(reference.input_size)
+               and any(clipped_axes(m))]
+    if clipped:
+        entry["clipped"] = clipped
+        if skipped:
+            size, need = next(iter(skipped.items()))
+            entry["clipped_reason"] = (
+                f"the input {'x'.join(map(str, size))} that holds the whole ERF needs about "
+                f"{need / 2**30:.0f} GB (budget {memory_budget() / 2**30:g} GB, "
+                f"$RFZOO_PROBE_MEMORY_GB): these maps are cut by the image border"
+            )
+    return entry
 
 
 def _entry(

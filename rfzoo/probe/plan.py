@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rfzoo.errors import RfzooError
@@ -71,6 +71,7 @@ class StageUnit:
     box: list[tuple[int, int] | None]  # analytic, inclusive, per axis
     layout: str = ""  # "NCHW"-style, "NHWC"-style or "NLC" (tokens)
     prefix: int = 0  # tokens before the spatial ones (class token), NLC only
+    clipped: bool = False  # `box` is cut to the input (a model that takes one size only)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class AxisPlan:
     full_size: tuple[int, ...]  # the analysis behind `stages` (every axis long)
     stages: list[StageUnit]
     widths: tuple[int, ...]
+    # Every other layer whose unit's RF fits the same input (checked too), and the
+    # layers that could not be placed there, with why.
+    layers: list[StageUnit] = field(default_factory=list)
+    unplaced: dict[str, str] = field(default_factory=dict)
+    copies: dict[str, str] = field(default_factory=dict)  # see `copied_layers`
 
     @property
     def length(self) -> int:
@@ -98,9 +104,34 @@ def round_up(n: float, step: int) -> int:
     return max(step, int(math.ceil(n / step)) * step)
 
 
-def stage_names(analysis: AnalysisLike) -> list[str]:
-    """Stage layers that have a local RF on every axis."""
-    return [s.name for s in analysis.stage_layers() if s.rf is not None]
+def stage_names(analysis: AnalysisLike, wanted: Sequence[str] | None = None) -> list[str]:
+    """Stage layers that have a local RF on every axis.
+
+    `wanted` (the catalog's stages, say) replaces the analysis's own choice (the
+    last layer of each resolution); names without a local RF are left out.
+    """
+    if wanted is None:
+        return [s.name for s in analysis.stage_layers() if s.rf is not None]
+    return [n for n in dict.fromkeys(wanted) if _has_local_rf(analysis, n)]
+
+
+def layer_names(analysis: AnalysisLike) -> list[str]:
+    """Every layer that has a local RF on every axis in a layout the probe can read."""
+    return [ly.name for ly in analysis.layers if _has_local_rf(analysis, ly.name)]  # type: ignore[attr-defined]
+
+
+def _has_local_rf(analysis: AnalysisLike, name: str) -> bool:
+    try:
+        layer = analysis.layer(name)
+    except KeyError:
+        return False
+    return (
+        layer.rf is not None
+        and layer.kind != "input"
+        and str(layer.layout) != "other"
+        and all(n is not None for n in layer.output_size)
+        and all(r is not None for r in layer.rf)
+    )
 
 
 def fitting_unit(analysis: AnalysisLike, name: str, axis_units: Sequence[int | None]) -> StageUnit:
@@ -145,10 +176,14 @@ def full_input(
         try:
             analysis = analyze_at(tuple(lengths))
         except RfzooError as err:
-            fixed = _at_default(reference, names)  # a model that takes one size only (ViT)
-            if fixed is not None:
-                return reference, fixed
-            raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
+            # a model that takes one size only (ViT, timm's Swin): measure at that size,
+            # against the boxes cut to the input where an RF is larger than the image
+            fixed = _at_default(reference, names)
+            if fixed is None:
+                fixed = _clipped_at_default(reference, names)
+            if fixed is None:
+                raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
+            return reference, fixed
         if not _usable(analysis, names):
             raise PlanError(f"a stage loses its local RF at input {tuple(lengths)}")
         stages = [fitting_unit(analysis, n, [None] * naxes) for n in names]
@@ -168,14 +203,90 @@ def _at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit
     return _with_prefixes(reference, stages) if inside else None
 
 
+def _clipped_at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
+    """The stages' middle units at the default input, their boxes cut to the input."""
+    naxes = len(reference.input_size)
+    out = []
+    for s in (fitting_unit(reference, n, [None] * naxes) for n in names):
+        if any(b is None for b in s.box):
+            return None
+        box = [(max(a, 0), min(b, n - 1)) for (a, b), n in zip(s.box, reference.input_size, strict=True)]  # type: ignore[misc]
+        out.append(replace(s, box=box, clipped=box != s.box))
+    return _with_prefixes(reference, out)
+
+
 def plan_axes(
-    analyze_at: Analyzer, reference: AnalysisLike, *, step: int = 32, max_length: int = 4096
+    analyze_at: Analyzer,
+    reference: AnalysisLike,
+    *,
+    stages: Sequence[str] | None = None,
+    all_layers: bool = False,
+    step: int = 32,
+    max_length: int = 4096,
 ) -> list[AxisPlan]:
-    """One plan per spatial axis, sharing the full input's units and boxes."""
-    names = stage_names(reference)
-    full, stages = full_input(analyze_at, reference, names, step=step, max_length=max_length)
+    """One plan per spatial axis, sharing the full input's units and boxes.
+
+    The input is sized to hold the stages' RFs; with `all_layers`, every other
+    layer with a local RF is measured on it too, at its own middle unit (a layer
+    whose RF is larger than every stage's is listed in ``unplaced``).
+    """
+    names = stage_names(reference, stages)
+    full, units = full_input(analyze_at, reference, names, step=step, max_length=max_length)
     size = tuple(full.input_size)
-    return [AxisPlan(a, size, stages, narrow_widths(reference, names, a)) for a in range(len(size))]
+    extra: list[StageUnit] = []
+    unplaced: dict[str, str] = {}
+    copies: dict[str, str] = {}
+    if all_layers:
+        copies = {k: v for k, v in copied_layers(full).items() if k not in names}
+        extra, unplaced = _other_layers(full, set(names), copies)
+    return [
+        AxisPlan(a, size, units, narrow_widths(reference, names, a), extra, unplaced, copies)
+        for a in range(len(size))
+    ]
+
+
+def copied_layers(analysis: AnalysisLike) -> dict[str, str]:
+    """Layers that apply a per-pixel op to one input (norm, activation, dropout, scale) and
+    so share its units and boxes: name -> the first layer of the chain they copy.
+
+    Measuring them again would repeat the same backward pass for the same box, which
+    is most of the cost on deep nets (DenseNet: ~60 % of the layers); a change of
+    layout (permute, reshape to tokens) is not a copy and is measured.
+    """
+    from rfzoo.transforms import IDENTITY
+
+    engine = analysis.engine  # type: ignore[attr-defined]
+    copies: dict[str, str] = {}
+    for name in layer_names(analysis):
+        node = engine.nodes.get(name)
+        if node is None or node.mixes_all or len(node.edges) != 1:
+            continue
+        (edge,) = node.edges
+        src = edge.source
+        if not _has_local_rf(analysis, src) or any(m != IDENTITY for m in edge.maps):
+            continue
+        mine, theirs = analysis.layer(name), analysis.layer(src)
+        if (mine.layout, mine.output_size) != (theirs.layout, theirs.output_size):
+            continue
+        copies[name] = copies.get(src, src)
+    return copies
+
+
+def _other_layers(
+    full: AnalysisLike, skip: set[str], copies: dict[str, str]
+) -> tuple[list[StageUnit], dict[str, str]]:
+    units: list[StageUnit] = []
+    unplaced: dict[str, str] = {}
+    naxes = len(full.input_size)
+    for name in layer_names(full):
+        if name in skip or name in copies:
+            continue
+        unit = fitting_unit(full, name, [None] * naxes)
+        if all(fits(unit.box[a], full.input_size[a]) for a in range(naxes)):
+            units.append(unit)
+        else:
+            unplaced[name] = f"RF larger than the probe input {tuple(full.input_size)}"
+    return _with_prefixes(full, units), unplaced
 
 
 def _usable(analysis: AnalysisLike, names: Sequence[str]) -> bool:
@@ -202,7 +313,7 @@ def _with_prefixes(analysis: AnalysisLike, stages: list[StageUnit]) -> list[Stag
     """Token layouts: how many tokens precede the spatial ones, from the traced shapes."""
     if all(s.layout != "NLC" for s in stages):
         return stages
-    shapes = _node_shapes(analysis)
+    shapes = node_shapes(analysis)
     out = []
     for s in stages:
         if s.layout == "NLC" and s.node in shapes:
@@ -211,7 +322,7 @@ def _with_prefixes(analysis: AnalysisLike, stages: list[StageUnit]) -> list[Stag
     return out
 
 
-def _node_shapes(analysis: AnalysisLike) -> dict[str, tuple[int, ...]]:
+def node_shapes(analysis: AnalysisLike) -> dict[str, tuple[int, ...]]:
     """fx node name -> output shape at the analysis's input (meta device where possible)."""
     import torch
 
@@ -231,7 +342,9 @@ def runtime_target(stage: StageUnit, axis: int, shape: Sequence[int]) -> StageUn
     """`stage` in a narrow run's tensor of `shape`: the sizes across `axis` come from the tensor.
 
     The measured axis keeps the full analysis's length, unit and box; across it
-    the unit is the middle one (its choice does not move the box along `axis`).
+    the unit is None, all positions: the box along `axis` is the same for every
+    position across (the engine is separable per axis), and their union cannot
+    miss it because one position happens to be padding.
     """
     naxes = len(stage.output_size)
     if stage.layout.startswith("NC"):
@@ -251,5 +364,7 @@ def runtime_target(stage: StageUnit, axis: int, shape: Sequence[int]) -> StageUn
             f"{stage.name}: length {size[axis]} along axis {axis}, expected "
             f"{stage.output_size[axis]}"
         )
-    unit = tuple(stage.unit[a] if a == axis else (n - 1) // 2 for a, n in enumerate(size))
-    return replace(stage, unit=unit, output_size=tuple(size))
+    # Across the axis, every position (mixed by the objective): a single one could be
+    # padding with no input behind it (DaViT pads a 1-pixel-wide input to 4).
+    unit = tuple(stage.unit[a] if a == axis else None for a in range(naxes))
+    return replace(stage, unit=unit, output_size=tuple(size))  # type: ignore[arg-type]

@@ -138,6 +138,32 @@ def detached_norm_functions() -> Iterator[None]:
         F.group_norm, F.layer_norm, F.instance_norm = saved  # type: ignore[assignment]
 
 
+# Activations whose derivative is exactly zero on whole regions (ReLU below 0, ReLU6 and
+# Hardtanh when saturated, Hardswish below -3): a unit whose only path to an input pixel
+# runs through such a region in every sample hides that pixel from the support, and
+# on narrow probe inputs (3 taps of a 3x3 kernel) whole channels are dead that way.
+_GATED_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid)
+_GATED_FUNCTIONS = frozenset({
+    F.relu, torch.relu, F.relu6, F.hardtanh, F.hardswish, F.hardsigmoid,
+    torch.clamp, torch.clamp_min, torch.clip,
+})
+_GATED_METHODS = frozenset({"relu", "relu_", "clamp", "clamp_", "clamp_min", "clamp_min_", "clip"})
+GATE_LEAK = 0.1  # gradient added through gated activations (values unchanged)
+
+
+def _leaky(call: Callable[[torch.Tensor], Any], x: Any) -> Any:
+    """`call(x)` with the same value but a derivative of at least GATE_LEAK everywhere.
+
+    ``x - x.detach()`` is exactly zero, so the forward value is untouched; its
+    derivative adds GATE_LEAK, which can only reveal paths the graph has, never
+    invent one. The clone keeps in-place activations off `x`.
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        return call(x)
+    y = call(x.clone())
+    return y + GATE_LEAK * (x - x.detach())
+
+
 def _detach(value: Any) -> Any:
     return value.detach() if isinstance(value, torch.Tensor) else value
 
@@ -150,10 +176,14 @@ class LocalRunner(torch.fx.Interpreter):
         gm: torch.fx.GraphModule,
         detach: Iterable[str] = (),
         detach_norm_statistics: bool = True,
+        leak_gates: bool = False,
     ) -> None:
+        """`leak_gates` (the support check, not the ERF): gated activations pass at
+        least GATE_LEAK of gradient everywhere, so no dead activation hides a path."""
         super().__init__(gm, garbage_collect_values=True)
         self.detach = frozenset(detach)
         self.detach_norm_statistics = detach_norm_statistics
+        self.leak_gates = leak_gates
         known = {node.name for node in gm.graph.nodes}
         missing = self.detach - known
         if missing:
@@ -168,13 +198,22 @@ class LocalRunner(torch.fx.Interpreter):
     def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
         if self.detach_norm_statistics and target in DETACHED_NORMS:
             return DETACHED_NORMS[target](*args, **kwargs)
+        if self.leak_gates and target in _GATED_FUNCTIONS and args:
+            return _leaky(lambda x: target(x, *args[1:], **kwargs), args[0])
         return super().call_function(target, args, kwargs)
+
+    def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if self.leak_gates and target in _GATED_METHODS and args:
+            return _leaky(lambda x: getattr(x, target)(*args[1:], **kwargs), args[0])
+        return super().call_method(target, args, kwargs)
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
         module = self.fetch_attr(target)
         if self.detach_norm_statistics and isinstance(module, _NORM_MODULES):
             with detached_norm_functions():
                 return module(*args, **kwargs)
+        if self.leak_gates and isinstance(module, _GATED_MODULES) and len(args) == 1:
+            return _leaky(lambda x: module(x, **kwargs), args[0])
         return super().call_module(target, args, kwargs)
 
     def detaches_statistics(self, name: str) -> bool:

@@ -69,25 +69,33 @@ def gradient_supports(
     samples: int = 3,
     dtype: torch.dtype = torch.float64,
     seed: int = 0,
-    locate: Callable[[Target, torch.Tensor], Target] | None = None,
-) -> list[Support]:
+    locate: Callable[[Target, torch.Tensor], Target | None] | None = None,
+    scale: float = 1.0,
+) -> list[Support | None]:
     """Like `gradient_support` for several targets: one forward pass, one backward per target.
 
     `locate`, when given, maps a target and its node's output tensor to the
-    target to use (a narrow run learns its sizes across from the tensor).
+    target to use (a narrow run learns its sizes across from the tensor), or None
+    to skip it (its entry in the result is None). `scale` multiplies the objective:
+    the backward pass is linear in it, so a float32 run can shift its gradients away
+    from the underflow range (see `verify`).
     """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((samples, *input_shape), generator=gen, dtype=dtype)
     x.requires_grad_(True)
     outs = runner.capture(x, names={t.node for t in targets})
-    results: list[Support] = []
+    results: list[Support | None] = []
     for k, target in enumerate(targets):
         out = outs[target.node]
         if locate is not None:
-            target = locate(target, out)
+            found = locate(target, out)
+            if found is None:
+                results.append(None)
+                continue
+            target = found
         values = unit_values(out, target.output_size, target.unit)
         coeffs = torch.randn(values.shape[1], generator=gen, dtype=torch.float64)
-        objective = (values * coeffs.to(values.dtype)).sum()
+        objective = (values * coeffs.to(values.dtype)).sum() * scale
         (grad,) = torch.autograd.grad(objective, x, retain_graph=k < len(targets) - 1)
         per_sample = (grad != 0).any(dim=1).numpy()  # (samples, *spatial)
         mask = per_sample.any(axis=0)
@@ -115,4 +123,5 @@ def gradient_support(
     (support,) = gradient_supports(
         runner, [target], input_shape, samples=samples, dtype=dtype, seed=seed
     )
+    assert support is not None
     return support

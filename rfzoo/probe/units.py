@@ -20,25 +20,27 @@ class LayoutError(ValueError):
 
 
 def unit_values(
-    out: torch.Tensor, output_size: Sequence[int] | None, unit: Sequence[int]
+    out: torch.Tensor, output_size: Sequence[int] | None, unit: Sequence[int | None]
 ) -> torch.Tensor:
-    """All channels of spatial position `unit` in `out`, shape ``(N, C)``."""
+    """All channels of spatial position `unit` in `out`, shape ``(N, C)``.
+
+    A None in `unit` takes every position along that axis (shape ``(N, C * n)``).
+    """
     rank = len(unit)
     shape = tuple(out.shape)
     size = tuple(output_size) if output_size is not None else shape[-rank:]
-    if any(not 0 <= u < s for u, s in zip(unit, size, strict=True)):
+    if any(u is not None and not 0 <= u < s for u, s in zip(unit, size, strict=True)):
         raise LayoutError(f"unit {tuple(unit)} outside output size {size}")
+    index = tuple(slice(None) if u is None else u for u in unit)
     if out.dim() == rank + 2 and shape[2:] == size:  # channels first
-        return out[(slice(None), slice(None), *unit)].reshape(shape[0], -1)
+        return out[(slice(None), slice(None), *index)].reshape(shape[0], -1)
     if out.dim() == rank + 2 and shape[1:-1] == size:  # channels last
-        return out[(slice(None), *unit)].reshape(shape[0], -1)
+        return out[(slice(None), *index)].reshape(shape[0], -1)
     if out.dim() == 3 and shape[1] >= math.prod(size):  # tokens, prefix tokens first
-        flat = 0
-        for u, s in zip(unit, size, strict=True):
-            flat = flat * s + u
-        return out[:, shape[1] - math.prod(size) + flat, :]
+        flat = torch.arange(math.prod(size)).reshape(size)[index].reshape(-1)
+        return out[:, shape[1] - math.prod(size) + flat, :].reshape(shape[0], -1)
     if out.dim() == rank + 1 and shape[1:] == size:  # no channel dim
-        return out[(slice(None), *unit)].reshape(shape[0], 1)
+        return out[(slice(None), *index)].reshape(shape[0], -1)
     raise LayoutError(f"cannot find spatial axes {size} in a tensor of shape {shape}")
 
 

@@ -13,16 +13,21 @@ in the run that measured it; ``cross_size`` the narrow length across it (the wid
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.fx
 
+from rfzoo.probe.erf import flush_denormals
 from rfzoo.probe.plan import (
     AnalysisLike,
     Analyzer,
     AxisPlan,
     PlanError,
+    StageUnit,
     plan_axes,
     runtime_target,
 )
@@ -41,8 +46,15 @@ def statistics_nodes(analysis: AnalysisLike) -> set[str]:
     return {analysis.fx_node(name) for name in names}
 
 
-def axis_plans(analyze_at: Analyzer, reference: AnalysisLike, *, step: int = 32) -> list[AxisPlan]:
-    return plan_axes(analyze_at, reference, step=step)
+def axis_plans(
+    analyze_at: Analyzer,
+    reference: AnalysisLike,
+    *,
+    stages: Sequence[str] | None = None,
+    all_layers: bool = False,
+    step: int = 32,
+) -> list[AxisPlan]:
+    return plan_axes(analyze_at, reference, stages=stages, all_layers=all_layers, step=step)
 
 
 def measure_axis(
@@ -52,15 +64,25 @@ def measure_axis(
     *,
     samples: int,
     seed: int,
-) -> tuple[int, list[Support]]:
-    """Supports of every stage along `plan.axis`, on the narrowest width the model runs at."""
-    by_node = {s.node: s for s in plan.stages}
+    dtype: torch.dtype = torch.float64,
+    scale: float = 1.0,
+) -> tuple[int, list[Support], list[Support | None]]:
+    """Supports of every stage (and of `plan.layers`) along `plan.axis`, on the narrowest
+    width the model runs at. A layer the narrow run cannot locate gets None; a stage
+    that cannot be located makes the width fail."""
+    by_node = {s.node: s for s in [*plan.layers, *plan.stages]}
+    stage_nodes = {s.node for s in plan.stages}
 
-    def locate(target: Target, out: torch.Tensor) -> Target:
-        stage = runtime_target(by_node[target.node], plan.axis, tuple(out.shape))
+    def locate(target: Target, out: torch.Tensor) -> Target | None:
+        try:
+            stage = runtime_target(by_node[target.node], plan.axis, tuple(out.shape))
+        except PlanError:
+            if target.node in stage_nodes:
+                raise
+            return None
         return Target(stage.node, stage.unit, stage.output_size)
 
-    targets = [Target(s.node, s.unit, s.output_size) for s in plan.stages]
+    targets = [Target(s.node, s.unit, s.output_size) for s in [*plan.stages, *plan.layers]]
     failures: list[str] = []
     for width in plan.widths:
         try:
@@ -69,14 +91,19 @@ def measure_axis(
                 targets,
                 (in_channels, *plan.tall_size(width)),
                 samples=samples,
-                dtype=torch.float64,
+                dtype=dtype,
                 seed=seed,
                 locate=locate,
+                scale=scale,
             )
         except Exception as err:  # noqa: BLE001 - too narrow for this model: try wider
             failures.append(f"{width}: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
             continue
-        return width, supports
+        found = supports[: len(plan.stages)]
+        if any(s is None for s in found):  # a stage's tensor at this width: try wider
+            failures.append(f"{width}: a stage not found in the narrow run")
+            continue
+        return width, found, supports[len(plan.stages) :]  # type: ignore[return-value]
     raise PlanError(f"no width runs along axis {plan.axis}: {'; '.join(failures[-2:])}")
 
 
@@ -90,36 +117,180 @@ def verification_entry(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Measure every stage on every axis; `gm` must hold float64 parameters."""
-    runner = LocalRunner(gm, detach=detach_names(reference))
+    with one_thread():
+        return _verification_entry(gm, reference, plans, in_channels, samples=samples, seed=seed)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Narrow runs are tiny tensors: thread start-up costs more than it saves (10x here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _verification_entry(
+    gm: torch.fx.GraphModule,
+    reference: AnalysisLike,
+    plans: list[AxisPlan],
+    in_channels: int,
+    *,
+    samples: int,
+    seed: int,
+) -> dict[str, Any]:
+    runner = LocalRunner(gm, detach=detach_names(reference), leak_gates=True)
     unsupported = sorted(
         n for n in statistics_nodes(reference) if not runner.detaches_statistics(n)
     )
     per_stage: dict[str, dict[str, Any]] = {}
+    unchecked: dict[str, str] = dict(plans[0].unplaced) if plans else {}
     widths = []
     for plan in plans:
-        width, supports = measure_axis(runner, plan, in_channels, samples=samples, seed=seed)
+        stages_only = replace(plan, layers=[])
+        width, supports, _ = measure_axis(runner, stages_only, in_channels, samples=samples, seed=seed)
         widths.append(width)
         for stage, support in zip(plan.stages, supports, strict=True):
-            entry = per_stage.setdefault(
-                stage.name, {"node": stage.name, "unit": [], "measured_box": [], "analytic_box": []}
-            )
-            entry["unit"].append(stage.unit[plan.axis])
-            measured = support.box[plan.axis]
-            analytic = stage.box[plan.axis]
-            entry["measured_box"].append(list(measured) if measured else None)
-            entry["analytic_box"].append(list(analytic) if analytic else None)
+            _record(per_stage, stage, plan.axis, support)
+    per_layer, rechecked = _check_layers(
+        runner, gm, plans, widths, in_channels, unchecked, samples=samples, seed=seed
+    )
     stages = []
     for entry in per_stage.values():
+        del entry["axes"]
         entry["agree"] = entry["measured_box"] == entry["analytic_box"]
         stages.append(entry)
+    checked = [e for name, e in per_layer.items() if name not in unchecked]
+    for entry in checked:
+        entry["agree"] = entry["measured_box"] == entry["analytic_box"]
+    layers: dict[str, Any] | None = None
+    if plans and (plans[0].layers or plans[0].unplaced or plans[0].copies):
+        measured = {e["node"]: e for e in [*checked, *stages]}
+        copies_agree, copies_bad = 0, []
+        for name, head in sorted(plans[0].copies.items()):
+            if head in measured:
+                ok = measured[head]["agree"]
+                copies_agree += ok
+                if not ok:
+                    copies_bad.append({**measured[head], "node": name, "copy_of": head})
+            else:
+                unchecked[name] = f"copies {head}: " + unchecked.get(head, "not measured")
+        copied = copies_agree + len(copies_bad)
+        layers = {
+            "checked": len(checked) + len(stages) + copied,
+            "agree": sum(e["agree"] for e in checked) + sum(e["agree"] for e in stages)
+            + copies_agree,
+            "measured": len(checked) + len(stages),
+            "copies": copied,
+            "float64_rechecks": rechecked,
+            "disagree": [e for e in checked if not e["agree"]] + copies_bad,
+            "unchecked": [{"node": n, "reason": r} for n, r in sorted(unchecked.items())],
+        }
     result: dict[str, Any] = {
         "dtype": "float64",
         "samples": samples,
         "input_size": [plan.length for plan in plans],
         "cross_size": widths,
         "stages": stages,
-        "verified": bool(stages) and all(s["agree"] for s in stages),
+        "verified": bool(stages)
+        and all(s["agree"] for s in stages)
+        and all(e["agree"] for e in checked)
+        and not (layers and layers["disagree"]),
     }
+    if layers is not None:
+        result["layers"] = layers
+    cut = [s.name for s in (plans[0].stages if plans else []) if s.clipped]
+    if cut:
+        result["clipped"] = cut
+        result["clipped_reason"] = (
+            f"the model takes one input size {'x'.join(map(str, plans[0].full_size))}, smaller "
+            "than these stages' RFs: their boxes are checked inside the image only"
+        )
     if unsupported:
         result["reason"] = f"statistics of {', '.join(unsupported[:3])} not detached"
     return result
+
+
+# The float32 pass starts its backward at 2**64 instead of 1: gradients are linear in it,
+# and deep nets' RF edges sit ~2**-150 below their center, under float32's smallest
+# normal (2**-126); shifted, they stay representable while the center (~2**64) is far
+# from overflow (2**128). Measured on DenseNet-121: float64 rechecks 88 -> see notes.
+FLOAT32_SCALE = 2.0**64
+
+
+def _check_layers(
+    runner: LocalRunner,
+    gm: torch.fx.GraphModule,
+    plans: list[AxisPlan],
+    widths: list[int],
+    in_channels: int,
+    unchecked: dict[str, str],
+    *,
+    samples: int,
+    seed: int,
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Every other layer: float32 first (8x cheaper), float64 again where float32 disagrees.
+
+    Float32 can only err by underflow (a support too small) or by a rounding residue
+    where the exact derivative cancels (too large); either way its box differs from a
+    correct analytic box, and the float64 measurement decides. Leaves `gm` in float64.
+    """
+    per_layer: dict[str, dict[str, Any]] = {}
+    redo: dict[int, list[StageUnit]] = {}
+    try:
+        gm.to(torch.float32)
+        for plan, width in zip(plans, widths, strict=True):  # denormals would cost 10x more
+            if not plan.layers:
+                continue
+            layers_only = replace(plan, stages=[], widths=(width,))
+            with flush_denormals():
+                _, _, found = measure_axis(
+                    runner, layers_only, in_channels, samples=samples, seed=seed,
+                    dtype=torch.float32, scale=FLOAT32_SCALE,
+                )
+            for layer, support in zip(plan.layers, found, strict=True):
+                if support is None:
+                    unchecked[layer.name] = f"not found in the narrow run along axis {plan.axis}"
+                elif support.box[plan.axis] != layer.box[plan.axis]:
+                    redo.setdefault(plan.axis, []).append(layer)
+                else:
+                    _record(per_layer, layer, plan.axis, support)
+    finally:
+        gm.to(torch.float64)
+    rechecked = 0
+    for plan, width in zip(plans, widths, strict=True):
+        if not redo.get(plan.axis):
+            continue
+        again = replace(plan, stages=[], layers=redo[plan.axis], widths=(width,))
+        _, _, found = measure_axis(runner, again, in_channels, samples=samples, seed=seed)
+        for layer, support in zip(again.layers, found, strict=True):
+            rechecked += 1
+            if support is None:
+                unchecked[layer.name] = f"not found in the narrow run along axis {plan.axis}"
+            else:
+                _record(per_layer, layer, plan.axis, support)
+    # a layer measured on one axis only is incomplete: report it unchecked
+    for name in list(per_layer):
+        if len(per_layer[name]["axes"]) != len(plans) and name not in unchecked:
+            unchecked[name] = "measured on some axes only"
+    for entry in per_layer.values():
+        del entry["axes"]
+    return per_layer, rechecked
+
+
+def _record(table: dict[str, dict[str, Any]], unit: StageUnit, axis: int, support: Support) -> None:
+    """Store one axis's measurement at its place (axes may be measured out of order)."""
+    naxes = len(unit.unit)
+    entry = table.setdefault(
+        unit.name,
+        {"node": unit.name, "unit": [None] * naxes, "measured_box": [None] * naxes,
+         "analytic_box": [None] * naxes, "axes": set()},
+    )
+    entry["axes"].add(axis)
+    entry["unit"][axis] = unit.unit[axis]
+    measured = support.box[axis]
+    analytic = unit.box[axis]
+    entry["measured_box"][axis] = list(measured) if measured else None
+    entry["analytic_box"][axis] = list(analytic) if analytic else None

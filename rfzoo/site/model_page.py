@@ -12,7 +12,12 @@ Doc = dict[str, Any]
 
 COLLAPSE_OVER = 30  # layer tables longer than this start collapsed
 LAYER_COLUMNS = ("#", "node", "op", "kind", "output", "RF", "smallest RF", "jump", "center",
-                 "eff. padding", "border units", "flags")
+                 "eff. padding", "border units", "checked", "flags")
+CHECK_MARKS = {
+    True: '<span class="rfz-ok" title="gradient support equals the analytic box">✓</span>',
+    False: '<span class="rfz-bad" title="gradient support differs from the analytic box">✗</span>',
+    None: "",
+}
 
 
 def render(doc: Doc, *, directory_urls: bool = True) -> str:
@@ -186,8 +191,13 @@ def verification_table(ver: Doc) -> str:
     ok = ver.get("verified")
     head = ("All stages agree: the measured gradient support equals the analytic RF."
             if ok else '<span class="rfz-bad">At least one stage disagrees: shown in red below.</span>')
+    clipped = ""
+    if ver.get("clipped"):
+        names = ", ".join(f"`{n}`" for n in ver["clipped"])
+        clipped = f'!!! note "Checked inside the image only: {len(ver["clipped"])} stage(s)"\n' \
+                  f"    {esc(ver.get('clipped_reason') or '')} ({names}).\n"
     out = [f"**Support check** ({esc(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
-           f"input {axes(ver.get('input_size'))}). {head}\n",
+           f"input {axes(ver.get('input_size'))}). {head}\n", clipped, layers_check(ver),
            "| stage node | unit | analytic box (y; x) | measured box (y; x) | agrees |",
            "| --- | --- | --- | --- | --- |"]
     for st in ver.get("stages") or []:
@@ -201,6 +211,55 @@ def verification_table(ver: Doc) -> str:
     return "\n".join(out) + "\n"
 
 
+def layers_check(ver: Doc) -> str:
+    """The every-layer part of the support check: counts and each disagreement."""
+    lay = ver.get("layers")
+    if not lay:
+        return ""
+    checked, agree = lay.get("checked") or 0, lay.get("agree") or 0
+    text = (f"Every layer with a local RF was measured the same way: **{num(agree)} of "
+            f"{num(checked)}** agree (float32 first, float64 where float32 differed: "
+            f"{num(lay.get('float64_rechecks') or 0)} layer-axes).")
+    skipped = lay.get("unchecked") or []
+    if skipped:
+        text += f" Not measured: {len(skipped)} ({esc(skipped[0].get('reason'))}, ...)."
+    out = [text + "\n"]
+    bad = lay.get("disagree") or []
+    if bad:
+        out.append('<span class="rfz-bad">Layers whose measured support differs:</span>\n')
+        out += [f"- `{b.get('node')}`: analytic {box_text(b.get('analytic_box'))}, "
+                f'<span class="rfz-bad">measured {box_text(b.get("measured_box"))}</span>'
+                for b in bad[:20]]
+        if len(bad) > 20:
+            out.append(f"- ... and {len(bad) - 20} more (see the JSON)")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def layer_checks(doc: Doc) -> dict[str, bool]:
+    """Per layer name: True when its measured support agrees, False when not; absent when
+    the layer was not measured."""
+    ver = doc.get("verification") or {}
+    marks = {st.get("node"): bool(st.get("agree")) for st in ver.get("stages") or []}
+    lay = ver.get("layers")
+    if not lay:
+        return marks
+    skipped = {u.get("node") for u in lay.get("unchecked") or []}
+    bad = {b.get("node") for b in lay.get("disagree") or []}
+    for row in doc.get("layers") or []:
+        name = row.get("name")
+        if name in marks or name in skipped or not _local(row):
+            continue
+        marks[name] = name not in bad
+    return marks
+
+
+def _local(row: Doc) -> bool:
+    """A layer the probe measures: a local RF on every axis, spatial layout, not the input."""
+    rf, size = row.get("rf"), row.get("output_size")
+    return (row.get("kind") != "input" and row.get("layout") != "other" and bool(rf) and bool(size)
+            and all(v is not None for v in [*rf, *size]))
+
+
 def box_text(box: list | None) -> str:
     if not box:
         return DASH
@@ -208,6 +267,13 @@ def box_text(box: list | None) -> str:
 
 
 def erf_table(erf: Doc) -> str:
+    return erf_rows(erf) + (
+        f"\n!!! note \"ERF maps cut by the border: {', '.join(erf['clipped'])}\"\n"
+        f"    {esc(erf.get('clipped_reason') or 'The input holding the whole ERF was not run.')}\n"
+        if erf.get("clipped") else "")
+
+
+def erf_rows(erf: Doc) -> str:
     weights = erf.get("weights") or "random"
     label = "random weights" if weights == "random" else f"weights: {esc(weights)}"
     out = [f"**Effective receptive field** ({label}; init: {esc(erf.get('init') or DASH)}; "
@@ -230,9 +296,11 @@ def layers(doc: Doc) -> str:
         return ""
     is_open = "" if len(rows) > COLLAPSE_OVER else " open"
     head = "".join(f"<th>{c}</th>" for c in LAYER_COLUMNS)
-    body = "".join(layer_row(i, lay) for i, lay in enumerate(rows))
+    checks = layer_checks(doc)
+    body = "".join(layer_row(i, lay, checks.get(lay.get("name"))) for i, lay in enumerate(rows))
     return (
-        f"## All layers\n\n{len(rows)} nodes with a tensor output, in graph order.\n\n"
+        f"## All layers\n\n{len(rows)} nodes with a tensor output, in graph order. "
+        f"{checked_note(checks)}\n\n"
         f'<details class="rfz-layers abstract"{is_open} data-search-exclude>'
         f"<summary>Per-layer table ({len(rows)} nodes)</summary>"
         '<input type="search" class="rfz-filter" placeholder="Filter layers by name, op or kind" '
@@ -242,7 +310,14 @@ def layers(doc: Doc) -> str:
     )
 
 
-def layer_row(i: int, lay: Doc) -> str:
+def checked_note(checks: dict[str, bool]) -> str:
+    if not checks:
+        return "No layer's RF has been measured yet (the gradient probe has not run)."
+    return ("*checked*: ✓ where the measured gradient support of the layer's middle unit "
+            "equals its analytic RF box, ✗ where it differs, blank where it was not measured.")
+
+
+def layer_row(i: int, lay: Doc, check: bool | None = None) -> str:
     flags = []
     if lay.get("global"):
         flags.append("global")
@@ -253,7 +328,7 @@ def layer_row(i: int, lay: Doc) -> str:
     cells = [str(i), f"<code>{esc(lay.get('name'))}</code>", esc(lay.get("op")), esc(lay.get("kind")),
              axes(lay.get("output_size")), axes(lay.get("rf")), axes(lay.get("rf_min")),
              axes(lay.get("jump")), axes(lay.get("center")), axes(lay.get("effective_padding")),
-             axes(lay.get("border_units")), " ".join(flags)]
+             axes(lay.get("border_units")), CHECK_MARKS[check], " ".join(flags)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 

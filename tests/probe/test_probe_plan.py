@@ -27,7 +27,7 @@ def test_runtime_target_reads_the_narrow_size_from_the_tensor(layout, shape, pre
     found = runtime_target(stage(layout, (12, 7), prefix), 0, shape)
     width = 2 if layout == "NLC" else 1
     assert found.output_size == (12, width)
-    assert found.unit == (5, (width - 1) // 2)  # measured axis kept, middle across
+    assert found.unit == (5, None)  # measured axis kept, every position across
 
 
 def test_runtime_target_refuses_a_wrong_length_along_the_axis() -> None:
@@ -55,11 +55,11 @@ def test_narrow_runs_measure_the_same_box_as_the_default_width(make, samples) ->
 
     runner = LocalRunner(prepared.gm)
     for plan in axis_plans(prepared.analyze_at, analysis):
-        narrow_width, narrow = measure_axis(
+        narrow_width, narrow, _ = measure_axis(
             runner, plan, prepared.in_channels, samples=samples, seed=0
         )
         wide = plan.__class__(plan.axis, plan.full_size, plan.stages, (plan.full_size[0],))
-        wide_width, full = measure_axis(runner, wide, prepared.in_channels, samples=samples, seed=0)
+        wide_width, full, _ = measure_axis(runner, wide, prepared.in_channels, samples=samples, seed=0)
         assert narrow_width < wide_width
         assert [s.box[plan.axis] for s in narrow] == [s.box[plan.axis] for s in full]
         assert [s.box[plan.axis] for s in narrow] == [s.box[plan.axis] for s in plan.stages]

