@@ -3,8 +3,9 @@
 For each model, in one run: one float32 forward+backward at the default input
 size, batch 1, on the same randomly initialized traced model (the best of 3,
 after a warm-up), and the parts of `probe_model`: prepare (build, randomize,
-trace), plan (the tall inputs of the support check), verify (float64 support)
-and ERF (float32 maps). Prints seconds and the ratios to fwd+bwd (absolute
+trace), plan (the tall inputs of the support check), verify (float64 support
+of the stages), layers (the support check of every other layer, on top of the
+stages: the catalog runs both) and ERF (float32 maps). Prints seconds and the ratios to fwd+bwd (absolute
 times depend on the machine and its load; the ratios much less). Threads
 default to 1, like a catalog worker.
 
@@ -25,7 +26,7 @@ DEFAULT_MODELS = (
     "torchvision/resnet50",
     "torchvision/mobilenet_v3_small",
 )
-PARTS = ("prepare", "plan", "verify", "erf")
+PARTS = ("prepare", "plan", "verify", "layers", "erf")
 
 
 def fwd_bwd_seconds(gm: torch.nn.Module, shape: tuple[int, ...], repeats: int = 3) -> float:
@@ -69,6 +70,10 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
     plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis))
     gm.to(torch.float64)
     ver, t["verify"] = timed(lambda: verification_entry(gm, analysis, plans, prepared.in_channels))
+    every = axis_plans(prepared.analyze_at, analysis, all_layers=True)
+    ver, both = timed(lambda: verification_entry(gm, analysis, every, prepared.in_channels))
+    t["layers"] = max(0.0, both - t["verify"])
+    t["checked"] = (ver.get("layers") or {}).get("checked")
     gm.to(torch.float32)
     erf, t["erf"] = timed(
         lambda: erf_entry(
@@ -84,7 +89,7 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
     )
     t["fwd_bwd"] = fwd_bwd_seconds(gm, (prepared.in_channels, *analysis.input_size))
     t["total"] = sum(t[k] for k in PARTS)
-    t["verified"] = ver["verified"]
+    t["verified"] = f"{ver['verified']} ({t['checked']} layers)"
     t["sizes"] = f"{ver['input_size']}x{ver['cross_size']} erf {erf['input_size']}"
     return t
 
@@ -113,7 +118,7 @@ def main() -> None:
         parts = "  ".join(f"{t[k] / base:>7.1f}" for k in PARTS)
         print(
             f"{name:<32} {base:>9.3f} {t['total']:>8.2f} {t['total'] / base:>6.1f}  {parts}"
-            f"  {str(t['verified']):>8}  {t['sizes']}",
+            f"  {t['verified']:>16}  {t['sizes']}",
             flush=True,
         )
 
