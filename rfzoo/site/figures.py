@@ -8,6 +8,7 @@ grew the RF.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -234,13 +235,25 @@ def rect(box: Sequence[Sequence[float]], color: str, *, dash: str = "solid", wid
     return shape
 
 
+def middle_frame(heat: Doc | None) -> Doc | None:
+    """A video model's (T, H, W) heat map as its middle frame in time (the center unit's)."""
+    if not heat or not heat.get("data") or len(heat.get("shape") or []) != 3:
+        return heat
+    t, h, w = heat["shape"]
+    raw = base64.b64decode(heat["data"])
+    k = t // 2
+    frame = raw[k * h * w:(k + 1) * h * w]
+    origin = (heat.get("origin") or [0, 0, 0])[-2:]
+    return {**heat, "shape": [h, w], "origin": origin, "data": base64.b64encode(frame).decode()}
+
+
 def gradient_map(stage: Doc, analytic: list | None, measured: list | None, agree: bool | None,
                  input_size: Sequence[int] | None) -> Fig:
     """One stage: the ERF heat map (when measured) under the analytic and measured RF boxes."""
     traces: list[dict[str, Any]] = []
     xs: list[float] = []
     ys: list[float] = []
-    heat = stage.get("heatmap")
+    heat = middle_frame(stage.get("heatmap"))
     if heat and heat.get("data"):
         h, w = heat["shape"]
         scale = heat.get("scale") or 1
