@@ -206,9 +206,11 @@ class ReceptiveFieldEngine:
                 assert done is not None
                 axis.rf, axis.rf_min, axis.lo, axis.hi = done.rf, done.rf_min, done.lo, done.hi
                 continue
-            n = node.output_size[k] or 1
-            count = min(axis.period, MAX_PERIOD)
-            start = max(0, n // 2 - count // 2)
+            n = node.output_size[k]
+            # One period of positions, but only units that exist: past the map's end the
+            # pattern would report RFs no unit has (and cost a map_units_back each).
+            count = min(axis.period, MAX_PERIOD, n or MAX_PERIOD)
+            start = max(0, (n or 1) // 2 - count // 2)
             sizes_max, sizes_min = [], []
             for u in range(start, start + count):
                 hull, smallest = self.map_units_back(node.name, k, u, u)
@@ -216,8 +218,8 @@ class ReceptiveFieldEngine:
                 sizes_min.append(smallest)
             axis.rf = max(sizes_max)
             axis.rf_min = min(sizes_min)
-            hull0, _ = self.map_units_back(node.name, k, 0, 0)
-            axis.lo, axis.hi = Fraction(hull0[0]), Fraction(hull0[1])
+            first, last = self.unit_hull(node.name, k, 0)
+            axis.lo, axis.hi = Fraction(first), Fraction(last)
 
     def map_units_back(self, name: str, k: int, lo: int, hi: int) -> tuple[tuple[int, int], int]:
         """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.
@@ -232,6 +234,10 @@ class ReceptiveFieldEngine:
         first = self._unit_end(name, k, lo, 0)
         last = self._unit_end(name, k, hi, 1)
         return (int(first), int(last)), int(self._smallest(name, k, lo, hi))
+
+    def unit_hull(self, name: str, k: int, unit: int) -> tuple[int, int]:
+        """`map_units_back`'s hull of one unit, without the smallest path (the costly part)."""
+        return int(self._unit_end(name, k, unit, 0)), int(self._unit_end(name, k, unit, 1))
 
     def _carried(self, name: str, k: int) -> list[tuple[str, Transform]]:
         key = (name, k)
@@ -322,7 +328,7 @@ class ReceptiveFieldEngine:
                 u = unit[k]
                 box.append((int(axis.lo + u * axis.jump), int(axis.hi + u * axis.jump)))
             else:
-                box.append(self.map_units_back(name, k, unit[k], unit[k])[0])
+                box.append(self.unit_hull(name, k, unit[k]))
         return box
 
     # -- border effects -----------------------------------------------------------------
@@ -351,7 +357,7 @@ class ReceptiveFieldEngine:
     def _count_cut_exact(self, name: str, k: int, n: int, extent: int) -> int:
         """Cut units form a prefix and a suffix (RFs move monotonically): scan in from both ends."""
         def cut(u: int) -> bool:
-            lo, hi = self.map_units_back(name, k, u, u)[0]
+            lo, hi = self.unit_hull(name, k, u)
             return lo < 0 or hi > extent - 1
 
         left = 0

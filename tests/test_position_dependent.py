@@ -103,3 +103,39 @@ def test_transposed_conv_jump_is_fractional():
     model = nn.Sequential(nn.Conv2d(1, 1, 3, stride=4, padding=1), nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1))
     layer = analyze(model, 64).layers[-1]
     assert layer.jump == [2, 2] and layer.output_size == [32, 32]
+
+
+class PooledGate(nn.Module):
+    """GhostNetV2's DFC gate twice on a 7-unit map: pool to 4 units, resize back to 7.
+
+    The 4 -> 7 resize repeats every 7 units and the second gate's pattern every 49: longer
+    than the map, so the RF is the largest over the 7 units there are, not over a period.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Sequential(*[nn.Conv2d(1, 1, 3, stride=2, padding=1) for _ in range(3)])
+        self.gate1 = nn.Conv2d(1, 1, 3, padding=1)
+        self.gate2 = nn.Conv2d(1, 1, 5, padding=2)
+        self.head = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.down(x)  # 56 -> 7 units at jump 8
+        g = F.avg_pool2d(a, 2, ceil_mode=True)
+        b = a + F.interpolate(self.gate1(g), size=a.shape[-2:], mode="nearest")
+        g = F.avg_pool2d(b, 2, ceil_mode=True)
+        c = b + F.interpolate(self.gate2(g), size=b.shape[-2:], mode="nearest")
+        return self.head(c)
+
+
+def test_pattern_longer_than_the_map_takes_the_largest_rf_of_its_units():
+    analysis, runner = prepared(PooledGate(), 56)
+    head = analysis.layer("head")
+    assert head.output_size == [7, 7] and head.position_dependent
+    sizes = []
+    for u in range(7):
+        (lo, hi), _ = analysis.unit_box("head", (u, u))
+        sizes.append(hi - lo + 1)
+        if lo >= 0 and hi <= 55:  # inside the image: the gradient sees the whole box
+            assert_agree(compare(analysis, runner, ["head"], {"head": (u, u)}))
+    assert head.rf == [max(sizes)] * 2
