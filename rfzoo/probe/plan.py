@@ -180,8 +180,6 @@ def full_input(
             # against the boxes cut to the input where an RF is larger than the image
             fixed = _at_default(reference, names)
             if fixed is None:
-                fixed = _clipped_at_default(reference, names)
-            if fixed is None:
                 raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
             return reference, fixed
         if not _usable(analysis, names):
@@ -196,21 +194,14 @@ def full_input(
 
 
 def _at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
-    """The stages' middle units at the default input, if all their RFs fit inside it."""
-    naxes = len(reference.input_size)
-    stages = [fitting_unit(reference, n, [None] * naxes) for n in names]
-    inside = all(fits(s.box[a], reference.input_size[a]) for s in stages for a in range(naxes))
-    return _with_prefixes(reference, stages) if inside else None
-
-
-def _clipped_at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
-    """The stages' middle units at the default input, their boxes cut to the input."""
+    """The stages' middle units at the default input, their boxes cut to it where an RF
+    is larger than the image (marked `clipped`); None if a stage has no box."""
     naxes = len(reference.input_size)
     out = []
     for s in (fitting_unit(reference, n, [None] * naxes) for n in names):
         if any(b is None for b in s.box):
             return None
-        box = [(max(a, 0), min(b, n - 1)) for (a, b), n in zip(s.box, reference.input_size, strict=True)]  # type: ignore[misc]
+        box = [(max(lo, 0), min(hi, n - 1)) for (lo, hi), n in zip(s.box, reference.input_size, strict=True)]  # type: ignore[misc]
         out.append(replace(s, box=box, clipped=box != s.box))
     return _with_prefixes(reference, out)
 
@@ -270,6 +261,24 @@ def copied_layers(analysis: AnalysisLike) -> dict[str, str]:
             continue
         copies[name] = copies.get(src, src)
     return copies
+
+
+# Pixels times layers one axis's layer checks may cost: every layer of a model that runs
+# one pixel wide (most convnets) or 32 wide (DenseNet-121, 123 layers at 2112 x 32); a model
+# whose unpadded stem needs a wide input (Inception-v4: 2112 x 128) gets an even sample.
+LAYER_PIXEL_BUDGET = 10_000_000
+
+
+def within_budget(layers: list[StageUnit], pixels: int) -> tuple[set[str], dict[str, str]]:
+    """The layers to measure on a `pixels`-pixel input (all, or an even sample in graph
+    order when over budget), and the ones sampled out, with why."""
+    most = max(1, LAYER_PIXEL_BUDGET // max(1, pixels))
+    if len(layers) <= most:
+        return {u.name for u in layers}, {}
+    picked = {layers[round(i * (len(layers) - 1) / max(1, most - 1))].name for i in range(most)}
+    why = (f"sampled out: {most} of {len(layers)} layers fit the probe's budget at a "
+           f"{pixels}-pixel input")
+    return picked, {u.name: why for u in layers if u.name not in picked}
 
 
 def _other_layers(

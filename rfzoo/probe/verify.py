@@ -1,4 +1,4 @@
-"""The schema's ``verification`` entry: analytic RF box == measured gradient support, per stage.
+"""The schema's ``verification`` entry: analytic RF box == measured gradient support.
 
 Per stage and per spatial axis, the probe measures the support of the input
 gradient of one unit (see `support`) on a tall, narrow input chosen by `plan`,
@@ -6,9 +6,16 @@ in float64, over ``samples`` random inputs (the narrowest width the model
 runs at, see `plan`), with global-context nodes detached
 and norm statistics detached, after re-randomizing the parameters (`weights`).
 It stores the measured and the analytic box (inclusive input pixels per axis)
-and whether they agree; ``verified`` is true when every stage agrees on every
-axis. ``input_size`` holds, per axis, the length of the input along that axis
-in the run that measured it; ``cross_size`` the narrow length across it (the width used).
+and whether they agree. ``input_size`` holds, per axis, the length of the input
+along that axis in the run that measured it; ``cross_size`` the narrow length across
+it (the width used).
+
+Every other layer with a local RF is measured on the same input (`_check_layers`);
+``layers`` holds the counts (``checked``, ``agree``, ``measured``, ``copies``,
+``float64_rechecks``), the names of the non-stage layers that agree (``agreed``),
+every disagreement (``disagree``) and every layer not checked with why
+(``unchecked``). ``verified`` is true when every stage and every checked layer agrees
+on every axis.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from rfzoo.probe.plan import (
     StageUnit,
     plan_axes,
     runtime_target,
+    within_budget,
 )
 from rfzoo.probe.runner import LocalRunner
 from rfzoo.probe.support import Support, Target, gradient_supports
@@ -159,7 +167,6 @@ def _verification_entry(
     )
     stages = []
     for entry in per_stage.values():
-        del entry["axes"]
         entry["agree"] = entry["measured_box"] == entry["analytic_box"]
         stages.append(entry)
     checked = [e for name, e in per_layer.items() if name not in unchecked]
@@ -168,24 +175,26 @@ def _verification_entry(
     layers: dict[str, Any] | None = None
     if plans and (plans[0].layers or plans[0].unplaced or plans[0].copies):
         measured = {e["node"]: e for e in [*checked, *stages]}
-        copies_agree, copies_bad = 0, []
+        agreed = [e["node"] for e in checked if e["agree"]]
+        copies_bad = []
         for name, head in sorted(plans[0].copies.items()):
-            if head in measured:
-                ok = measured[head]["agree"]
-                copies_agree += ok
-                if not ok:
-                    copies_bad.append({**measured[head], "node": name, "copy_of": head})
-            else:
+            if head not in measured:
                 unchecked[name] = f"copies {head}: " + unchecked.get(head, "not measured")
-        copied = copies_agree + len(copies_bad)
+            elif measured[head]["agree"]:
+                agreed.append(name)
+            else:
+                copies_bad.append({**measured[head], "node": name, "copy_of": head})
+        disagree = [e for e in checked if not e["agree"]] + copies_bad
+        stages_agree = sum(e["agree"] for e in stages)
         layers = {
-            "checked": len(checked) + len(stages) + copied,
-            "agree": sum(e["agree"] for e in checked) + sum(e["agree"] for e in stages)
-            + copies_agree,
+            "checked": len(stages) + len(agreed) + len(disagree),
+            "agree": stages_agree + len(agreed),
             "measured": len(checked) + len(stages),
-            "copies": copied,
+            "copies": sum(n not in unchecked for n in plans[0].copies),
             "float64_rechecks": rechecked,
-            "disagree": [e for e in checked if not e["agree"]] + copies_bad,
+            # the site's per-layer marks read these names (stages have their own entries)
+            "agreed": sorted(agreed),
+            "disagree": disagree,
             "unchecked": [{"node": n, "reason": r} for n, r in sorted(unchecked.items())],
         }
     result: dict[str, Any] = {
@@ -196,7 +205,6 @@ def _verification_entry(
         "stages": stages,
         "verified": bool(stages)
         and all(s["agree"] for s in stages)
-        and all(e["agree"] for e in checked)
         and not (layers and layers["disagree"]),
     }
     if layers is not None:
@@ -220,27 +228,6 @@ def _verification_entry(
 FLOAT32_SCALE = 2.0**64
 
 
-# Pixels times layers one axis's layer checks may cost: every layer of a model that runs
-# one pixel wide (most convnets) or 32 wide (DenseNet-121, 123 layers at 2112 x 32); a model
-# whose unpadded stem needs a wide input (Inception-v4: 2112 x 128) gets an even sample.
-LAYER_PIXEL_BUDGET = 10_000_000
-
-
-def _within_budget(layers: list[StageUnit], pixels: int, unchecked: dict[str, str]) -> set[str]:
-    """The layers to measure: all, or an even sample in graph order when over budget."""
-    most = max(1, LAYER_PIXEL_BUDGET // max(1, pixels))
-    if len(layers) <= most:
-        return {u.name for u in layers}
-    picked = {layers[round(i * (len(layers) - 1) / max(1, most - 1))].name for i in range(most)}
-    for u in layers:
-        if u.name not in picked:
-            unchecked[u.name] = (
-                f"sampled out: {most} of {len(layers)} layers fit the probe's budget at a "
-                f"{pixels}-pixel input"
-            )
-    return picked
-
-
 def _check_layers(
     runner: LocalRunner,
     gm: torch.fx.GraphModule,
@@ -261,7 +248,8 @@ def _check_layers(
     per_layer: dict[str, dict[str, Any]] = {}
     redo: dict[int, list[StageUnit]] = {}
     pixels = max((p.length * w for p, w in zip(plans, widths, strict=True)), default=1)
-    chosen = _within_budget(plans[0].layers if plans else [], pixels, unchecked)
+    chosen, sampled_out = within_budget(plans[0].layers if plans else [], pixels)
+    unchecked.update(sampled_out)
     try:
         gm.to(torch.float32)
         for plan, width in zip(plans, widths, strict=True):  # denormals would cost 10x more
@@ -296,11 +284,9 @@ def _check_layers(
             else:
                 _record(per_layer, layer, plan.axis, support)
     # a layer measured on one axis only is incomplete: report it unchecked
-    for name in list(per_layer):
-        if len(per_layer[name]["axes"]) != len(plans) and name not in unchecked:
+    for name, entry in per_layer.items():
+        if None in entry["unit"] and name not in unchecked:
             unchecked[name] = "measured on some axes only"
-    for entry in per_layer.values():
-        del entry["axes"]
     return per_layer, rechecked
 
 
@@ -310,9 +296,8 @@ def _record(table: dict[str, dict[str, Any]], unit: StageUnit, axis: int, suppor
     entry = table.setdefault(
         unit.name,
         {"node": unit.name, "unit": [None] * naxes, "measured_box": [None] * naxes,
-         "analytic_box": [None] * naxes, "axes": set()},
+         "analytic_box": [None] * naxes},
     )
-    entry["axes"].add(axis)
     entry["unit"][axis] = unit.unit[axis]
     measured = support.box[axis]
     analytic = unit.box[axis]

@@ -237,27 +237,13 @@ def layers_check(ver: Doc) -> str:
 
 def layer_checks(doc: Doc) -> dict[str, bool]:
     """Per layer name: True when its measured support agrees, False when not; absent when
-    the layer was not measured."""
+    the layer was not measured. Read from the probe's own lists, never re-derived."""
     ver = doc.get("verification") or {}
     marks = {st.get("node"): bool(st.get("agree")) for st in ver.get("stages") or []}
-    lay = ver.get("layers")
-    if not lay:
-        return marks
-    skipped = {u.get("node") for u in lay.get("unchecked") or []}
-    bad = {b.get("node") for b in lay.get("disagree") or []}
-    for row in doc.get("layers") or []:
-        name = row.get("name")
-        if name in marks or name in skipped or not _local(row):
-            continue
-        marks[name] = name not in bad
+    lay = ver.get("layers") or {}
+    marks.update({name: True for name in lay.get("agreed") or []})
+    marks.update({b.get("node"): False for b in lay.get("disagree") or []})
     return marks
-
-
-def _local(row: Doc) -> bool:
-    """A layer the probe measures: a local RF on every axis, spatial layout, not the input."""
-    rf, size = row.get("rf"), row.get("output_size")
-    return (row.get("kind") != "input" and row.get("layout") != "other" and bool(rf) and bool(size)
-            and all(v is not None for v in [*rf, *size]))
 
 
 def box_text(box: list | None) -> str:

@@ -239,8 +239,11 @@ def verification(stages: list[dict], c: Chain, size: int, disagree: int | None) 
         other = next(lay for lay in local if lay["name"] not in {s["node"] for s in stages})
         bad.append({"node": other["name"], "unit": [0, 0], "agree": False,
                     "analytic_box": [[0, 6], [0, 6]], "measured_box": [[0, 6], [0, 4]]})
+    stage_names = {s["node"] for s in stages}
+    agreed = sorted(lay["name"] for lay in local
+                    if lay["name"] not in stage_names and lay["name"] not in {b["node"] for b in bad})
     layers = {"checked": len(local), "agree": len(local) - len(bad) - (disagree is not None),
-              "float64_rechecks": 2, "disagree": bad, "unchecked": []}
+              "float64_rechecks": 2, "agreed": agreed, "disagree": bad, "unchecked": []}
     return {"dtype": "float64", "samples": 3, "input_size": [size, size], "stages": out,
             "layers": layers, "verified": all(s["agree"] for s in out) and not bad}
 
