@@ -1,7 +1,7 @@
-"""Full-catalog build time for N = 1 and N = 8 shards, from one build's per-model times.
+"""Full-catalog build time for N = 1, 8 and 16 shards, from one build's per-model times.
 
     .venv/bin/rfzoo build --all --no-probe --jobs 2 --data-dir /tmp/full 2> full.log
-    .venv/bin/python benchmarks/shard_times.py full.log [--jobs 2] [--shards 1 8]
+    .venv/bin/python benchmarks/shard_times.py full.log [--jobs 2] [--shards 1 8 16]
 
 A build that is not on a terminal logs one line per computed model with its seconds.
 Each shard gets `rfzoo.catalog.sources.shard`'s model list (the split CI uses), and its
@@ -47,7 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("log", type=Path)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--shards", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--shards", type=int, nargs="+", default=[1, 8, 16])
     args = parser.parse_args()
     times = model_seconds(args.log)
     refs = [r for r in sources.all_refs() if r.id in times]
