@@ -234,14 +234,14 @@ def verification(stages: list[dict], c: Chain, size: int, disagree: int | None) 
         out.append({"node": st["node"], "unit": unit, "measured_box": measured,
                     "analytic_box": box, "agree": measured == box})
     local = [lay for lay in c.layers if lay["kind"] != "input" and lay["rf"][0] is not None]
+    stage_names = {s["node"] for s in stages}
     bad = []
     if disagree is not None:  # and one layer outside the stages, also shown in red
-        other = next(lay for lay in local if lay["name"] not in {s["node"] for s in stages})
+        other = next(lay for lay in local if lay["name"] not in stage_names)
         bad.append({"node": other["name"], "unit": [0, 0], "agree": False,
                     "analytic_box": [[0, 6], [0, 6]], "measured_box": [[0, 6], [0, 4]]})
-    stage_names = {s["node"] for s in stages}
-    agreed = sorted(lay["name"] for lay in local
-                    if lay["name"] not in stage_names and lay["name"] not in {b["node"] for b in bad})
+    not_agreed = stage_names | {b["node"] for b in bad}
+    agreed = sorted(lay["name"] for lay in local if lay["name"] not in not_agreed)
     layers = {"checked": len(local), "agree": len(local) - len(bad) - (disagree is not None),
               "float64_rechecks": 2, "agreed": agreed, "disagree": bad, "unchecked": []}
     return {"dtype": "float64", "samples": 3, "input_size": [size, size], "stages": out,
