@@ -1,0 +1,38 @@
+"""One small handler per op kind: what an fx node does to the receptive field.
+
+Each handler gets a `RuleContext` for one node (its module, arguments, traced input
+and output values, and input layouts) and returns a `NodeSpec`: the per-axis
+transform from each input, the output layout, and whether the op mixes all
+positions. The registry (`registry.py`) maps module classes, functions and method
+names to handlers; registering a key twice is an error. An op without a handler
+raises `UnsupportedOpError` naming it: nothing is ever treated as identity by default.
+
+The handlers live by op family, one module each, so the file name says where a rule is:
+
+- `windows.py`: convolutions and transposed convolutions
+- `pools.py`: max/average/adaptive pooling
+- `resampling.py`: padding, cropping, interpolation, pixel (un)shuffle
+- `pointwise.py`: activations, arithmetic, per-channel norms
+- `normalization.py`: layer/RMS/group/instance norms
+- `shape.py`: permute, reshape, getitem, split, cat, roll
+- `mixing.py`: linear, softmax, reductions, matmul, attention, einsum
+- `torchvision_blocks.py`, `timm_blocks.py`: library-specific functions and leaf modules
+
+Opaque timm leaves that mix all positions (`GLOBAL_LEAVES`) count as global context
+as a whole, with a note saying why: their internal local paths are not visible.
+"""
+
+from rfzoo.rules import (  # noqa: F401  (importing a family registers its rules)
+    mixing,
+    normalization,
+    pointwise,
+    pools,
+    resampling,
+    shape,
+    timm_blocks,
+    torchvision_blocks,
+    windows,
+)
+from rfzoo.rules.registry import NodeSpec, RuleContext, describe, find_handler, register_rule, rule
+
+__all__ = ["NodeSpec", "RuleContext", "describe", "find_handler", "register_rule", "rule"]
