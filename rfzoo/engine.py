@@ -104,6 +104,7 @@ class ReceptiveFieldEngine:
         self._min_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
         self._carried_memo: dict[tuple[str, int], list[tuple[str, Transform]]] = {}
         self._rep_memo: dict[tuple[str, int], str] = {}
+        self._monotone_memo: dict[tuple[str, int], bool] = {}
 
     # -- forward pass ---------------------------------------------------------------
 
@@ -225,8 +226,9 @@ class ReceptiveFieldEngine:
         """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.
 
         Recurses back through the graph only until it reaches nodes whose RF is affine,
-        where the closed form takes over. Every transform is monotone, so the hull of a
-        range is (first pixel of unit lo, last pixel of unit hi); and the smallest path
+        where the closed form takes over. The hull of a range is (first pixel of unit lo,
+        last pixel of unit hi) where end pixels move monotonically with the unit; after
+        bicubic taps they need not, and every unit of the range counts. The smallest path
         from a range is the smallest over the node's edges. Both are memoized per node
         and unit (range), so mapping a whole period, or every unit for border counts,
         shares the work between units and between nodes.
@@ -281,7 +283,7 @@ class ReceptiveFieldEngine:
                 memo[(nm, k, u, side)] = (axis.hi if side else axis.lo) + u * axis.jump
                 stack.pop()
                 continue
-            children = [(self._rep(src, k), t.back(u, u)[side]) for src, t in self._carried(nm, k)]
+            children = self._end_children(nm, k, u, side)
             missing = [c for c in children if (c[0], k, c[1], side) not in memo]
             if missing:
                 stack.extend(missing)
@@ -291,6 +293,30 @@ class ReceptiveFieldEngine:
                 -math.inf if side else math.inf)
             stack.pop()
         return memo[(name, k, unit, side)]
+
+    def _end_children(self, name: str, k: int, unit: int, side: int) -> list[tuple[str, int]]:
+        """The (node, unit) pairs whose first (last) pixel can be the unit's first (last) pixel."""
+        children = []
+        for src, t in self._carried(name, k):
+            rep = self._rep(src, k)
+            a, b = t.back(unit, unit)
+            if self._monotone(rep, k):
+                children.append((rep, b if side else a))
+            else:  # after bicubic taps the end pixel of a range may come from any of its units
+                children.extend((rep, v) for v in range(a, b + 1))
+        return children
+
+    def _monotone(self, name: str, k: int) -> bool:
+        """Do the end pixels of the node's units move monotonically with the unit's position?"""
+        key = (name, k)
+        found = self._monotone_memo.get(key)
+        if found is None:
+            axis = self.results[name].axes[k]
+            found = axis is None or axis.affine or all(
+                t.monotone and self._monotone(self._rep(src, k), k) for src, t in self._carried(name, k)
+            )
+            self._monotone_memo[key] = found
+        return found
 
     def _smallest(self, name: str, k: int, lo: int, hi: int) -> Fraction | float:
         """Smallest input interval over paths from units lo..hi of `name` (its size in pixels)."""

@@ -35,6 +35,8 @@ class Window:
     def back(self, lo: int, hi: int) -> tuple[int, int]:
         return lo * self.stride - self.pad, hi * self.stride - self.pad + self.span - 1
 
+    monotone = True
+
     @property
     def scale(self) -> Fraction:
         """Output jump divided by input jump."""
@@ -53,6 +55,7 @@ class Transposed:
     pad: int
 
     affine = False
+    monotone = True
 
     def back(self, lo: int, hi: int) -> tuple[int, int]:
         first = -((-(lo + self.pad - (self.span - 1))) // self.stride)  # ceil division
@@ -110,10 +113,29 @@ class Resample:
         raise ValueError(f"unknown interpolation mode {self.mode!r}")
 
     def back(self, lo: int, hi: int) -> tuple[int, int]:
-        return self._taps(lo)[0], self._taps(hi)[1]
+        # Bicubic reads one tap at an integral source and four just past it, so the end
+        # taps of a range can come from its second or second-to-last unit (not monotone).
+        first = min(self._taps(o)[0] for o in range(lo, min(lo + 1, hi) + 1))
+        last = max(self._taps(o)[1] for o in range(max(hi - 1, lo), hi + 1))
+        return first, last
+
+    @property
+    def monotone(self) -> bool:
+        """Do the end taps of a unit move monotonically with its position?"""
+        return self.mode != "bicubic"
 
     @property
     def scale(self) -> Fraction:
+        """Input units between the sources of adjacent output units: the jump ratio.
+
+        Not always in/out: with align_corners the end units map to the end units, so
+        the spacing is (in-1)/(out-1) (17 -> 65 steps by exactly 1, not 17/65 * 4);
+        with a scale_factor PyTorch steps by 1/factor even when out = floor(in*factor).
+        """
+        if self.align_corners and self.out_size > 1 and self.in_size > 1:
+            return Fraction(self.in_size - 1, self.out_size - 1)
+        if self.source_scale and self.mode != "area":
+            return Fraction(self.source_scale).limit_denominator(1 << 16)
         return Fraction(self.in_size, self.out_size)
 
 
@@ -127,6 +149,7 @@ class BlockBroadcast:
     offset: int = 0
 
     affine = False
+    monotone = True
 
     def back(self, lo: int, hi: int) -> tuple[int, int]:
         first = ((lo - self.offset) // self.size) * self.size + self.offset
@@ -153,6 +176,7 @@ class PooledBlocks:
     size: int
 
     affine = False
+    monotone = True
 
     def back(self, lo: int, hi: int) -> tuple[int, int]:
         return BlockBroadcast(self.size).back(lo * self.pool, hi * self.pool + self.pool - 1)

@@ -139,3 +139,34 @@ def test_pattern_longer_than_the_map_takes_the_largest_rf_of_its_units():
         if lo >= 0 and hi <= 55:  # inside the image: the gradient sees the whole box
             assert_agree(compare(analysis, runner, ["head"], {"head": (u, u)}))
     assert head.rf == [max(sizes)] * 2
+
+
+class AlignCornersUp(nn.Module):
+    """A stride-4 map of 17 units resized to 65 with align_corners=True, then a 3x3 conv."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.down = nn.Conv2d(1, 2, 4, stride=4)
+        self.smooth = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(self.down(x), size=(65, 65), mode=self.mode, align_corners=True)
+        return self.smooth(up)
+
+
+def test_align_corners_jump_is_the_spacing_of_the_unit_boxes():
+    for mode in ("bilinear", "bicubic"):
+        analysis, runner = prepared(AlignCornersUp(mode), 68)
+        layer = analysis.layer("smooth")
+        # (17-1)/(65-1) input units of jump 4 per output unit; in/out would say 1.0462
+        assert layer.jump == [1, 1], mode
+        centers = [sum(analysis.unit_box("smooth", (u, u))[0]) / 2 for u in range(65)]
+        # the pattern repeats every 4 units and moves by 4 * jump: no drift at the far side
+        assert all(centers[u + 4] - centers[u] == 4 for u in range(61)), mode
+        assert abs(centers[64] - (centers[0] + 64 * layer.jump[0])) < 2, mode
+        fits = [u for u in range(65) if 0 <= analysis.unit_box("smooth", (u, u))[0][0]
+                and analysis.unit_box("smooth", (u, u))[0][1] <= 67]
+        assert len(fits) >= 55
+        for u in fits[:4] + fits[len(fits) // 2 :][:4] + fits[-4:]:  # a period at each side and the middle
+            assert_agree(compare(analysis, runner, ["smooth"], {"smooth": (u, u)}))
