@@ -10,6 +10,7 @@ import torch
 from torch import fx
 
 from rfzoo import layout as L
+from rfzoo.channel_ranges import ChannelRanges
 from rfzoo.engine import Edge, GraphNode
 from rfzoo.errors import UnsupportedOpError
 from rfzoo.rules import RuleContext, describe, find_handler
@@ -43,7 +44,7 @@ class _Namer:
 
     def __call__(self, node: fx.Node) -> str:
         if node.op == "call_module":
-            base = str(node.target)
+            base = node_path(node)
         else:
             stack = node.meta.get("nn_module_stack") or {}
             scope = next(reversed(stack.values()))[0] if stack else ""
@@ -60,6 +61,7 @@ def build_graph(gm: fx.GraphModule, values: dict[fx.Node, Any], naxes: int, allo
     names: dict[fx.Node, str] = {}
     unknown: set[fx.Node] = set()
     namer = _Namer()
+    channels = ChannelRanges()  # slices of a concatenation link to the branches they keep
     built = BuiltGraph([], {}, {}, {})
     seen_input = False
     for node in gm.graph.nodes:
@@ -115,7 +117,10 @@ def build_graph(gm: fx.GraphModule, values: dict[fx.Node, Any], naxes: int, allo
         layouts[node] = spec.layout
         first_layout = spec.layout[0] if _is_tuple_layout(spec.layout) else spec.layout
         sizes = L.axis_sizes(first_layout or (), naxes)
-        edges = [Edge(names[src], maps) for src, maps in spec.edges if src in names]
+        edges = channels.edges_for(node, spec, values)
+        if edges is None:
+            edges = [Edge(names[src], maps) for src, maps in spec.edges if src in names]
+        channels.record(node, spec, values, names)
         built.nodes.append(
             GraphNode(name, spec.op, spec.kind, edges, sizes, mixes_all=spec.mixes_all, keeps_local=spec.keeps_local)
         )
