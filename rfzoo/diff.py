@@ -15,12 +15,13 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rfzoo.catalog import store
 from rfzoo.errors import RfzooError
 
 GIT_PREFIX = "git:"
@@ -129,19 +130,31 @@ def _entry_from_document(doc: dict[str, Any]) -> Entry:
     return _entry_from_row({**doc, "rf": summary.get("rf"), "jump": summary.get("jump")})
 
 
+def _checked_entry(make: Callable[[dict[str, Any]], Entry], data: Any, where: str) -> Entry:
+    """An entry from a row or document; a malformed one is an error naming where it is."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("source", "name")):
+        raise CatalogNotFoundError(f"{where} is not a model entry (no source and name)")
+    try:
+        return make(data)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise CatalogNotFoundError(f"{where} is malformed: {err}") from None
+
+
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise CatalogNotFoundError(f"cannot read {path}: {err}") from None
+        raise CatalogNotFoundError(f"cannot read {path}: {' '.join(str(err).split())}") from None
 
 
-def _index_rows(index: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _index_rows(index: Any, path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Rows and library versions of an index: a list of rows, or an object holding them."""
-    if isinstance(index, list):
-        return index, None
-    rows = index.get("models", index.get("rows", []))
-    return rows, index.get("versions")
+    try:
+        rows = store.index_rows(index, path)
+    except RfzooError as err:
+        raise CatalogNotFoundError(str(err)) from None
+    versions = index.get("versions") if isinstance(index, dict) else None
+    return rows, versions if isinstance(versions, dict) else None
 
 
 def read_catalog(root: Path) -> Catalog:
@@ -151,15 +164,16 @@ def read_catalog(root: Path) -> Catalog:
         raise CatalogNotFoundError(f"{root} is not a catalog directory (no index.json, no models/)")
     catalog = Catalog()
     if index_path.is_file():
-        rows, versions = _index_rows(_load_json(index_path))
+        rows, versions = _index_rows(_load_json(index_path), index_path)
         catalog.add_versions(versions)
-        for row in rows:
-            entry = _entry_from_row(row)
+        for number, row in enumerate(rows, 1):
+            entry = _checked_entry(_entry_from_row, row, f"{index_path} row {number}")
             catalog.entries[entry.model] = entry
     for path in sorted(models_dir.glob("*/*.json")):
         doc = _load_json(path)
-        catalog.add_versions(doc.get("versions"))
-        entry = _entry_from_document(doc)
+        entry = _checked_entry(_entry_from_document, doc, str(path))
+        versions = doc.get("versions")
+        catalog.add_versions(versions if isinstance(versions, dict) else None)
         catalog.entries.setdefault(entry.model, entry)
     return catalog
 
@@ -168,14 +182,18 @@ def _git(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], capture_output=True, check=False, **kwargs)
 
 
-def _export_git_catalog(spec: str, dest: Path) -> Path:
-    """Extract PATH of REV from ``git:REV[:PATH]`` into dest; return the catalog root."""
+def _export_git_catalog(spec: str, dest: Path) -> Path | None:
+    """Extract PATH of REV from ``git:REV[:PATH]`` into dest; the catalog root, or None for
+    a revision from before the catalog (PATH is missing at REV but present at HEAD)."""
     rev, _, path = spec[len(GIT_PREFIX) :].partition(":")
     path = path.strip("/") or DEFAULT_GIT_PATH
     if not rev or _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]).returncode:
         raise GitRevisionError(f"unknown git revision {rev!r} in {spec!r}")
     if _git(["cat-file", "-e", f"{rev}:{path}"]).returncode:
-        return dest / path  # a revision from before the catalog: read as empty
+        if _git(["cat-file", "-e", f"HEAD:{path}"]).returncode:
+            raise CatalogNotFoundError(f"no {path!r} at {rev} nor at HEAD in {spec!r}: "
+                                       "check the path")
+        return None
     archive = _git(["archive", "--format=tar", rev, "--", path])
     if archive.returncode:
         raise GitRevisionError(f"git archive {rev} {path}: {archive.stderr.decode().strip()}")
@@ -198,7 +216,7 @@ def open_catalog(spec: str) -> Iterator[Catalog]:
         return
     with tempfile.TemporaryDirectory(prefix="rfzoo-diff-") as tmp:
         root = _export_git_catalog(spec, Path(tmp))
-        yield read_catalog(root) if _is_catalog(root) else Catalog()  # no catalog yet at REV
+        yield Catalog() if root is None else read_catalog(root)
 
 
 # ---------------------------------------------------------------- comparing
@@ -399,13 +417,20 @@ def add_to_changelog(existing: str, entry: str) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     """Write through a temporary sibling so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        raise RfzooError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.max_rows is not None and args.max_rows < 0:
+        raise RfzooError(f"--max-rows must be 0 or more, not {args.max_rows}")
     with open_catalog(args.old) as old, open_catalog(args.new) as new:
         diff = diff_catalogs(old, new, args.old, args.new)
     markdown = to_markdown(diff, args.title, args.max_rows, args.date)
@@ -443,7 +468,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-rows",
         type=int,
         metavar="N",
-        help="at most N rows per Markdown table (a PR body has a size limit)",
+        help="at most N rows per Markdown table, 0 for the counts only (a PR body has a "
+        "size limit; default: every row)",
     )
     parser.add_argument(
         "--changelog",

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rfzoo.errors import RfzooError
+from rfzoo.catalog.sources import ModelRef
+from rfzoo.errors import RfzooError, UnknownModelError
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -39,40 +40,73 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-probe", action="store_true",
                    help="skip gradient verification and ERF (a quick build)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="seconds per model before it is recorded as failed (default 600)")
+                   help="seconds per model before it is recorded as failed for this build "
+                        "(the next build tries it again; default 600)")
     p.add_argument("--memory-gb", type=float, default=None, metavar="G",
                    help="address-space limit per worker in GB, 0 for none "
                    "(default: 80%% of the RAM divided by --jobs)")
     p.add_argument("--input-size", nargs="+", type=int, metavar="N",
-                   help="analyze at this size instead of each model's default")
+                   help="analyze at this size (N, H W or T H W) instead of each model's default")
     p.add_argument("--retry-failed", action="store_true",
                    help="recompute models whose cached status is failed, or whose probe "
                         "failed (out of memory, time limit)")
     p.set_defaults(func=run_build)
 
-    m = subparsers.add_parser("merge", help="join the data directories of sharded builds")
+    m = subparsers.add_parser(
+        "merge", help="join the data directories of sharded builds",
+        description="Copy the models of every DIR into the output directory, whose models, "
+        "cache entries and index are replaced: a model no DIR has is removed from it. The "
+        "output must be empty, missing or a catalog data directory (one of the DIRs is fine).",
+    )
     m.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
     m.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
     m.set_defaults(func=run_merge)
 
     c = subparsers.add_parser("coverage", help="exact/partial/failed counts of a catalog, by reason")
     c.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    c.add_argument("--reasons", type=int, default=30, help="reasons to list per status")
+    c.add_argument("--reasons", type=int, default=30,
+                   help="reasons to list per status (default 30; 0 lists none)")
     c.set_defaults(func=run_coverage)
+
+
+def check_build_args(args: argparse.Namespace) -> None:
+    """Numbers a build cannot run with, refused before anything starts."""
+    if args.jobs < 1:
+        raise RfzooError("--jobs must be at least 1")
+    if not args.timeout > 0:  # also NaN
+        raise RfzooError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    if args.memory_gb is not None and not args.memory_gb >= 0:
+        raise RfzooError(f"--memory-gb must be a positive number of GB, or 0 for no limit, "
+                         f"not {args.memory_gb:g}")
+    size = args.input_size
+    if size is not None and (len(size) > 3 or min(size) < 1):
+        raise RfzooError("--input-size takes 1 to 3 positive integers (N, H W or T H W), not "
+                         + " ".join(map(str, size)))
+    if (args.all or args.default) and args.names:
+        raise RfzooError("give --default, --all or model names, not several")
+
+
+def parse_names(names: list[str]) -> list[ModelRef]:
+    """Refs of the names on the command line; an unknown name is an error before any work."""
+    from rfzoo.catalog import sources
+
+    refs = [sources.parse_ref(name) for name in names]
+    for ref in refs:
+        module = ref.name.rpartition(":")[0]
+        if ref.source == "user" and module.endswith(".py") and not Path(module).is_file():
+            raise UnknownModelError(f"no such file {module!r} in {ref.name!r}")
+    return refs
 
 
 def run_build(args: argparse.Namespace) -> int:
     from rfzoo.catalog import sources
     from rfzoo.catalog.runner import BuildOptions, build
 
-    if args.jobs < 1:
-        raise RfzooError("--jobs must be at least 1")
-    if (args.all or args.default) and args.names:
-        raise RfzooError("give --default, --all or model names, not several")
+    check_build_args(args)
     if args.all:
         refs = sources.all_refs()
     elif args.names:
-        refs = [sources.parse_ref(name) for name in args.names]
+        refs = parse_names(args.names)
     else:
         refs = sources.default_refs()
     if args.shard:
@@ -107,10 +141,9 @@ def run_coverage(args: argparse.Namespace) -> int:
     from rfzoo.catalog import store
     from rfzoo.catalog.coverage import coverage_lines
 
-    path = args.data_dir / "index.json"
-    if not path.is_file():
-        raise RfzooError(f"no catalog index at {path}: run rfzoo build first")
-    rows = store.read_json(path)["models"]
+    if args.reasons < 0:
+        raise RfzooError(f"--reasons must be 0 or more, not {args.reasons}")
+    rows = store.read_index(args.data_dir / "index.json")
     try:
         for line in coverage_lines(rows, max_reasons=args.reasons):
             print(line)

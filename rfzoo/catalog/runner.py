@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from rfzoo.catalog import cache, store
+from rfzoo.catalog import cache, lock, store
 from rfzoo.catalog.coverage import coverage_lines
 from rfzoo.catalog.progress import Progress, format_duration
 from rfzoo.catalog.sources import ModelRef
@@ -38,13 +38,42 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 
-def default_memory_gb(jobs: int) -> float:
-    """80% of the RAM shared by the workers: a limit the system OOM killer never beats."""
+# Address space a worker needs under RLIMIT_AS, measured on Linux x86-64 with torch 2.14 and
+# timm 1.0: importing them and analyzing a tiny model fails at 3.25 GB and works at 3.5 GB;
+# probing timm/resnet18 fails at 4 GB and works at 6 GB. Below this floor a worker dies on
+# import ("libtorch_cpu.so: failed to map segment", a segfault), so the default limit never
+# goes under it: the build starts fewer workers instead.
+WORKER_FLOOR_GB = 6.0
+
+
+def usable_ram_gb() -> float:
+    """80% of the RAM: the share of the workers, a limit the system OOM killer never beats."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
-        return 8.0
-    return max(2.0, round(0.8 * total / 2**30 / max(1, jobs), 1))
+        return 2 * WORKER_FLOOR_GB
+    return 0.8 * total / 2**30
+
+
+def default_memory_gb(jobs: int) -> float:
+    """Each of `jobs` workers' share of the usable RAM."""
+    return max(WORKER_FLOOR_GB, round(usable_ram_gb() / max(1, jobs), 1))
+
+
+def worker_count(jobs: int, models: int, memory_gb: float | None) -> tuple[int, str]:
+    """How many workers to start for `models` models, and why fewer than --jobs ("" if not).
+
+    With the default memory limit (memory_gb None) each worker's share of the RAM must
+    stay above WORKER_FLOOR_GB; an explicit --memory-gb is the user's call.
+    """
+    count, why = jobs, ""
+    if models < count:
+        count, why = max(1, models), f"only {models} model{'s' if models != 1 else ''} to build"
+    fit = max(1, int(usable_ram_gb() // WORKER_FLOOR_GB))
+    if memory_gb is None and fit < count:
+        count, why = fit, (f"a worker needs {WORKER_FLOOR_GB:g} GB and {usable_ram_gb():.0f} GB "
+                           "(80% of the RAM) are usable; --memory-gb sets the limit per worker")
+    return count, why
 
 
 class BuildError(RfzooError):
@@ -106,7 +135,7 @@ class BuildReport:
 class Worker:
     """One worker process and the model it is working on."""
 
-    def __init__(self, options: BuildOptions, threads: int, log_dir: Path, number: int) -> None:
+    def __init__(self, memory_gb: float, threads: int, log_dir: Path, number: int) -> None:
         self.log_path = log_dir / f"worker-{number}.log"
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ)
@@ -115,10 +144,8 @@ class Worker:
         env.setdefault("PYTHONUNBUFFERED", "1")
         cmd = [sys.executable, "-m", "rfzoo.catalog.worker", "--threads", str(threads),
                "--parent", str(os.getpid())]
-        if options.memory_gb:
-            cmd += ["--memory-gb", str(options.memory_gb)]
-        elif options.memory_gb is None:
-            cmd += ["--memory-gb", str(default_memory_gb(options.jobs))]
+        if memory_gb:  # 0: no limit
+            cmd += ["--memory-gb", str(memory_gb)]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
             start_new_session=True,  # Ctrl-C reaches the build, which stops its workers
@@ -234,6 +261,7 @@ class Builder:
         self.report = BuildReport()
         self.workers: list[Worker] = []
         self.spawned = 0
+        self.memory_gb = 0.0  # per worker, set by run(); 0: no limit
 
     def _plan(self) -> list[Job]:
         jobs = []
@@ -273,16 +301,28 @@ class Builder:
         return max(1, (os.cpu_count() or 1) // jobs)
 
     def run(self) -> BuildReport:
+        with lock.hold_data_dir(self.data_dir):
+            if store.repair_index_csv(self.data_dir):
+                print("rfzoo: index.csv disagreed with index.json (a build was killed while "
+                      "writing them): rewritten from index.json", file=self.stream)
+            lock.remove_stale_log_dirs()
+            return self._run()
+
+    def _run(self) -> BuildReport:
         start = time.monotonic()
         todo = self._plan()
+        jobs, why = worker_count(self.options.jobs, len(todo), self.options.memory_gb)
+        if todo and why:
+            print(f"rfzoo: --jobs {self.options.jobs} lowered to {jobs}: {why}", file=self.stream)
+        self.memory_gb = (default_memory_gb(jobs) if self.options.memory_gb is None
+                          else self.options.memory_gb)
         progress = Progress(len(self.refs), len(todo), self.stream)
         for outcome in self.report.outcomes:
             progress.finished(outcome.ref.id, outcome.status, None, cached=True)
-        jobs = max(1, min(self.options.jobs, len(todo)))
         previous = _stop_on_sigterm()
         try:
             if todo:
-                with tempfile.TemporaryDirectory(prefix="rfzoo-build-") as log_dir:
+                with tempfile.TemporaryDirectory(prefix=lock.log_dir_prefix()) as log_dir:
                     self._schedule(todo, jobs, Path(log_dir), progress)
         except KeyboardInterrupt:
             self.report.interrupted = True
@@ -306,7 +346,7 @@ class Builder:
 
     def _spawn(self, log_dir: Path, threads: int) -> Worker:
         self.spawned += 1
-        worker = Worker(self.options, threads, log_dir, self.spawned)
+        worker = Worker(self.memory_gb, threads, log_dir, self.spawned)
         self.workers.append(worker)
         return worker
 
@@ -367,7 +407,7 @@ class Builder:
                           f"rerun with a larger --timeout")
                 self._unregister(selector, worker)
                 self._retire(worker)
-                self._record_failure(job, reason, progress)
+                self._record_failure(job, reason, progress, cacheable=False)
             elif job is None and not worker.ready and now - worker.spawned > STARTUP_TIMEOUT:
                 self._unregister(selector, worker)
                 self._retire(worker)
@@ -425,11 +465,14 @@ class Builder:
         if job is not None:
             self._record_failure(job, _crash_reason(worker, job, killed_by_us), progress)
 
-    def _record_failure(self, job: Job, reason: str, progress: Progress) -> None:
+    def _record_failure(self, job: Job, reason: str, progress: Progress,
+                        cacheable: bool = True) -> None:
         """A document for a model whose worker died: what was known, and why.
 
         When the analysis was saved before the probe, the analysis stands and the
-        probe's failure is noted on it.
+        probe's failure is noted on it (--retry-failed retries the probe). A model that
+        failed for a reason that is not its own (a timeout: the machine may be busy) is
+        indexed for this build but not cached, so the next build tries it again.
         """
         path = store.model_path(self.data_dir, job.ref)
         doc = None
@@ -445,7 +488,8 @@ class Builder:
         store.write_json(path, doc)
         row = store.index_row(doc)
         probe_key = cache.probe_version() if self.want_probe else None
-        cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(job.key, probe_key, row))
+        key = job.key if cacheable or doc["status"] != "failed" else cache.RETRY_KEY
+        cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(key, probe_key, row))
         seconds = time.monotonic() - job.started
         status, why = str(doc["status"]), str(doc["reason"])
         self.report.outcomes.append(Outcome(job.ref, status, why, False, seconds))

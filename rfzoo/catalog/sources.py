@@ -2,15 +2,21 @@
 
 Model ids are ``<source>/<name>`` strings; the source is ``torchvision``, ``timm`` or
 ``user`` (a ``path/to/file.py:Factory`` or ``package.module:Factory`` name). Listing
-imports torchvision/timm lazily so a warm build of qualified names never imports torch.
+imports torchvision/timm lazily, and names the committed index holds are known without
+them, so a warm build of such names never imports torch.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+from rfzoo.catalog.naming import model_stem
 
 SOURCES = ("torchvision", "timm")
+COMMITTED_INDEX = Path(__file__).resolve().parents[2] / "data" / "index.json"
 
 # The curated default catalog: every idea of the source documents appears at least once
 # (plain chains, branching, dilation, upsampling heads, 3D, same-padding, transformers,
@@ -76,13 +82,8 @@ class ModelRef:
 
     @property
     def file_stem(self) -> str:
-        """A file-system-safe stem, stable for a given name."""
-        return safe_stem(self.name)
-
-
-def safe_stem(name: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
-    return stem[:150]
+        """The stem of its files, safe in a path and a URL (rfzoo.catalog.naming)."""
+        return model_stem(self.source, self.name)
 
 
 def is_user_name(name: str) -> bool:
@@ -110,38 +111,53 @@ def all_refs() -> list[ModelRef]:
 
 
 def default_refs() -> list[ModelRef]:
-    return [parse_ref(n) for n in DEFAULT_CATALOG]
+    return [ModelRef(*name.split("/", 1)) for name in DEFAULT_CATALOG]
 
 
 def parse_ref(name: str) -> ModelRef:
-    """`torchvision/x`, `timm/x`, a user `file.py:Factory`, or a bare name (looked up).
+    """`torchvision/x`, `timm/x`, a user `file.py:Factory`, or a bare name; unknown names raise.
 
-    Bare names are resolved against both libraries: a name both libraries ship is an
-    error that lists both, as `rfzoo show` does.
+    Library names resolve as in `rfzoo show` (rfzoo.models.resolve): an unknown name lists
+    the closest ones, a bare name both libraries ship lists both.
     """
-    from rfzoo.errors import UnknownModelError
-
     if is_user_name(name):
         return ModelRef("user", name)
-    source, sep, rest = name.partition("/")
-    if sep and source in SOURCES:
-        return ModelRef(source, rest)
-    matches = [s for s, names in (("torchvision", torchvision_names()), ("timm", timm_names()))
-               if name in names]
-    if len(matches) == 1:
-        return ModelRef(matches[0], name)
-    if len(matches) > 1:
-        raise UnknownModelError(
-            f"{name} is in both libraries: use torchvision/{name} or timm/{name}"
-        )
-    import difflib
+    known = _committed_ref(name)
+    if known is not None:
+        return known
+    from rfzoo.errors import UnknownModelError
+    from rfzoo.models import resolve
 
-    pool = [f"torchvision/{n}" for n in torchvision_names()] + [f"timm/{n}" for n in timm_names()]
-    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6) or difflib.get_close_matches(
-        name, [p.split("/", 1)[1] for p in pool], n=3, cutoff=0.6
-    )
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    raise UnknownModelError(f"unknown model {name}{hint}")
+    spec = resolve(name)  # imports torch and timm (7 s here) to list their names
+    if spec.source == "user":  # a colon, but no `module:Factory`
+        raise UnknownModelError(
+            f"{name!r} is no model name: use torchvision/NAME, timm/NAME or path/file.py:Factory"
+        )
+    return ModelRef(spec.source, spec.name)
+
+
+def _committed_ref(name: str) -> ModelRef | None:
+    """The model a name means when the committed full index holds it; None when it does
+    not, or when the bare name is in both libraries (rfzoo.models says so, with the names)."""
+    ids = committed_ids()
+    if name in ids:
+        source, _, bare = name.partition("/")
+        return ModelRef(source, bare)
+    sources = [s for s in SOURCES if f"{s}/{name}" in ids]
+    return ModelRef(sources[0], name) if len(sources) == 1 else None
+
+
+@functools.cache
+def committed_ids() -> frozenset[str]:
+    """Ids in the committed full index (every torchvision and timm model of the locked
+    versions): a name found there needs no torch import to be known. A library update
+    may remove a name it lists; the build then records that model as failed."""
+    try:
+        with open(COMMITTED_INDEX, encoding="utf-8") as handle:
+            rows = json.load(handle)["models"]
+        return frozenset(f"{r['source']}/{r['name']}" for r in rows if r["source"] in SOURCES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
 
 
 def task_of(ref: ModelRef) -> str:

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rfzoo.catalog.naming import model_file
 from rfzoo.catalog.sources import ModelRef
+from rfzoo.errors import RfzooError
 from rfzoo.schema import INDEX_COLUMNS, SCHEMA_VERSION, round_float
 
 
@@ -71,16 +73,26 @@ def dumps(data: Any) -> str:
 
 def write_text(path: Path, text: str) -> None:
     """Atomic: the file is either the old one or the complete new one."""
+    tmp = _write_temp(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_temp(path: Path, text: str) -> Path:
+    """A complete temporary sibling of path, ready to be moved into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would make committed data unreadable to others
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -93,11 +105,11 @@ def read_json(path: Path) -> Any:
 
 
 def model_path(data_dir: Path, ref: ModelRef) -> Path:
-    return data_dir / "models" / ref.source / f"{ref.file_stem}.json"
+    return data_dir / "models" / model_file(ref.source, ref.name, ".json")
 
 
 def cache_path(data_dir: Path, ref: ModelRef) -> Path:
-    return data_dir / "cache" / ref.source / f"{ref.file_stem}.json"
+    return data_dir / "cache" / model_file(ref.source, ref.name, ".json")
 
 
 # ---- index ---------------------------------------------------------------------------
@@ -151,12 +163,72 @@ def index_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def write_index(data_dir: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """index.json and index.csv, both written out in full before either is replaced.
+
+    A failure while writing changes neither. Two renames cannot be one atomic step: a
+    kill between them leaves index.csv one build behind index.json, which the next build
+    finds and repairs before anything else (`repair_index_csv`).
+    """
     ordered = sorted(rows, key=lambda r: (str(r["source"]), str(r["name"])))
-    write_json(
-        data_dir / "index.json",
-        {"schema": SCHEMA_VERSION, "columns": list(INDEX_COLUMNS), "models": ordered},
-    )
-    write_text(data_dir / "index.csv", index_csv(ordered))
+    index = {"schema": SCHEMA_VERSION, "columns": list(INDEX_COLUMNS), "models": ordered}
+    texts = {data_dir / "index.json": dumps(index), data_dir / "index.csv": index_csv(ordered)}
+    temps: dict[Path, Path] = {}
+    try:
+        for path, text in texts.items():
+            temps[path] = _write_temp(path, text)
+        for path, tmp in temps.items():  # index.json first: the csv is derived from it
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)  # already moved unless something failed
+
+
+def repair_index_csv(data_dir: Path) -> bool:
+    """Rewrite index.csv from index.json when they disagree; True when it did."""
+    try:
+        rows = read_index(data_dir / "index.json")
+    except RfzooError:
+        return False  # no readable index: the build writes both at its end
+    expected = index_csv(rows)
+    csv_path = data_dir / "index.csv"
+    try:
+        if csv_path.read_text(encoding="utf-8") == expected:
+            return False
+    except (OSError, ValueError):
+        pass
+    write_text(csv_path, expected)
+    return True
+
+
+def read_index(path: Path) -> list[dict[str, Any]]:
+    """The rows of an index.json, checked; any problem is one line naming the file."""
+    if not path.is_file():
+        raise RfzooError(f"no catalog index at {path}: run rfzoo build first")
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as err:
+        raise RfzooError(f"cannot read {path}: {_one_line(str(err))}") from None
+    return index_rows(data, path)
+
+
+def index_rows(data: Any, where: Path | str) -> list[dict[str, Any]]:
+    """Rows of a parsed index: {"models": [row, ...]} as the build writes it, or a bare
+    list of rows (hand-made indexes). Each row needs a string `source` and `name`."""
+    rows = data.get("models", data.get("rows")) if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise RfzooError(f"{where} is not a catalog index: expected a list of rows "
+                         'or {"models": [...]}')
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise RfzooError(f"{where}: row {number} is not an object")
+        for column in ("source", "name"):
+            if not isinstance(row.get(column), str) or not row[column]:
+                raise RfzooError(f"{where}: row {number} has no {column!r}")
+    return rows
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def data_gitignore(refs: Iterable[ModelRef]) -> str:
@@ -171,5 +243,5 @@ def data_gitignore(refs: Iterable[ModelRef]) -> str:
         "# catalog only (all documents of the full catalog are ~175 MB of JSON).",
         "/models/*/*",
     ]
-    lines += [f"!/models/{ref.source}/{ref.file_stem}.json" for ref in sorted(refs)]
+    lines += [f"!/models/{model_file(ref.source, ref.name, '.json')}" for ref in sorted(refs)]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rfzoo.catalog.naming import model_file
+
 # family ids as the libraries spell them -> how people write them
 FAMILY_NAMES = {
     "alexnet": "AlexNet", "convnext": "ConvNeXt", "deeplabv3": "DeepLabv3", "densenet": "DenseNet",
@@ -29,7 +31,8 @@ def family_title(family: str) -> str:
 
 
 def model_md(row: dict[str, Any]) -> str:
-    return f"models/{row['source']}/{row['name']}.md"
+    """The model's page: the same file name as its document in the data directory."""
+    return f"models/{model_file(row['source'], row['name'], '.md')}"
 
 
 def family_md(family: str) -> str:
@@ -37,8 +40,9 @@ def family_md(family: str) -> str:
 
 
 def curve_json(key: str) -> str:
-    """Compare-page data for one model: "curves/<source>/<name>.json" relative to compare/."""
-    return f"compare/curves/{key}.json"
+    """Compare-page data for one model ("source/name"): "compare/curves/<source>/<stem>.json"."""
+    source, _, name = key.partition("/")
+    return f"compare/curves/{model_file(source, name, '.json')}"
 
 
 def rel_link(from_md: str, to_md: str) -> str:

@@ -90,7 +90,8 @@ def test_second_run_recomputes_nothing_and_changes_no_byte(built) -> None:
     data, _, _ = built
     before = tree_bytes(data)
     report = build(ALL, options(data))
-    assert report.count(cached=True) == len(ALL)
+    # only the model that timed out is tried again: a timeout is not the model's result
+    assert {o.ref for o in report.outcomes if not o.cached} == {user("Hangs")}
     assert tree_bytes(data) == before
 
 
