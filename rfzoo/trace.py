@@ -16,12 +16,20 @@ from torch import fx, nn
 
 from rfzoo.errors import InputTooSmallError, UntraceableModelError
 
+# timm notrace modules that rfzoo traces through anyway, each with why that is exact.
+TRACED_THROUGH = {
+    # timm's reason: fx drops the in-place skipinit `out.mul_(gain)` from the data flow
+    # (pytorch#68301). The node still runs in place, and a scalar gain never moves a
+    # dependency, so the traced graph (convs, residual add, downsample shortcut) is exact.
+    "NormFreeBlock": "in-place scalar skipinit gain",
+}
+
 
 def tracer_for(source: str) -> fx.Tracer:
     if source == "timm":
         from timm.layers import _fx as timm_fx
 
-        leaves = tuple(timm_fx.get_notrace_modules())
+        leaves = tuple(m for m in timm_fx.get_notrace_modules() if m.__name__ not in TRACED_THROUGH)
         functions = tuple(f for f in timm_fx.get_notrace_functions() if callable(f))
 
         class TimmTracer(fx.Tracer):

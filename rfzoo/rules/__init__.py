@@ -27,9 +27,11 @@ from rfzoo.rules import (  # noqa: F401  (importing a family registers its rules
     normalization,
     pointwise,
     pools,
+    recurrent,
     resampling,
     shape,
     timm_blocks,
+    timm_leaves,
     torchvision_blocks,
     windows,
 )

@@ -68,6 +68,9 @@ GLOBAL_LEAVES = {
     "MobileVitV2Block": "linear attention over all unfolded patches",
     "LiteMLA": "linear attention over all positions",
     "BilinearAttnTransform": "bilinear attention over the whole map",
+    # CPUBone's and LowFormer's: attention over all tokens of a strided conv projection,
+    # upsampled back (LowFormer's would trace, CPUBone's pads on a shape test: both global)
+    "ConvAttention": "attention over all tokens of a strided projection",
 }
 
 
