@@ -7,6 +7,8 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
+from rfzoo.markup import markdown_text
+
 if TYPE_CHECKING:
     from rfzoo.analysis import Analysis, Layer
 
@@ -82,10 +84,12 @@ def _summary_line(analysis: Analysis) -> str:
 
 
 def to_markdown(analysis: Analysis) -> str:
-    lines = [f"**{_summary_line(analysis)}**", "", "| " + " | ".join(COLUMNS) + " |",
+    """A Markdown table; layer names, ops and reasons are escaped (a user's module can be
+    named anything, `<img onerror=...>` and `a|b` included)."""
+    lines = [f"**{markdown_text(_summary_line(analysis))}**", "", "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for row in rows(analysis):
-        lines.append("| " + " | ".join(c.replace("|", "\\|") or " " for c in row) + " |")
+        lines.append("| " + " | ".join(markdown_text(c) or " " for c in row) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,9 @@ input, border-affected share, gradient maps. Plain data only; rfzoo.js adds the 
 Curves are step functions of depth (pointwise ops keep the RF), so only the points where
 a value changes are kept: the page stays small and hovering a point names the layer that
 grew the RF.
+
+Plotly reads a subset of HTML in chart text (hover text, legend names, annotations), links
+and `onclick` handlers included, so every layer, stage and model name is HTML-escaped there.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from typing import Any
+
+from rfzoo.site.fmt import esc
 
 Doc = dict[str, Any]
 Fig = dict[str, Any]
@@ -53,7 +58,7 @@ def base_layout(xtitle: str, ytitle: str, *, ylog: bool = False) -> dict[str, An
 
 
 def layer_text(lay: Doc) -> str:
-    return f"{lay['name']}<br>{lay.get('op', '')}"
+    return f"{esc(lay['name'])}<br>{esc(lay.get('op', ''))}"
 
 
 def axis_series(layers: list[Doc], key: str, ax: int) -> tuple[list[int], list[Any], list[str]]:
@@ -98,7 +103,7 @@ def global_marker(doc: Doc, layers: list[Doc], layout: dict[str, Any]) -> None:
     layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x,
                          "y0": 0, "y1": 1, "line": {"color": RED, "dash": "dot", "width": 1.5}}]
     layout["annotations"] = [{"x": x, "y": 0.02, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                              "text": f" global from {node}", "showarrow": False,
+                              "text": f" global from {esc(node)}", "showarrow": False,
                               "font": {"color": RED, "size": 11}, "xanchor": "left"}]
 
 
@@ -147,7 +152,7 @@ def stage_points(doc: Doc, layers: list[Doc]) -> tuple[list, list, list]:
         if st.get("node") in where and rf[0] is not None:
             xs.append(where[st["node"]])
             ys.append(rf[0])
-            ts.append(st.get("name") or st["node"])
+            ts.append(esc(st.get("name") or st["node"]))
     return xs, ys, ts
 
 
@@ -182,7 +187,7 @@ def rf_ratio(doc: Doc) -> Fig | None:
             # a log axis places annotations in log10 units: 0 is the ratio 1
             "x": first_cover, "y": 0, "xref": "x", "yref": "y", "yanchor": "bottom",
             "xanchor": "right", "showarrow": True, "ax": -30, "ay": -30,
-            "text": f"covers the whole input at {lay['name']}", "font": {"size": 11, "color": RED},
+            "text": f"covers the whole input at {esc(lay['name'])}", "font": {"size": 11, "color": RED},
         })
     return {"data": traces, "layout": layout}
 
@@ -314,7 +319,7 @@ def family_curves(docs: list[Doc]) -> Fig | None:
     for i, doc in enumerate(docs):
         xs, ys, ts = steps(*axis_series(doc.get("layers") or [], "rf", 0))
         if xs:
-            traces.append(line(doc["name"], xs, ys, ts, PALETTE[i % len(PALETTE)]))
+            traces.append(line(esc(doc["name"]), xs, ys, ts, PALETTE[i % len(PALETTE)]))
     if not traces:
         return None
     layout = base_layout("depth (node index in graph order)", "RF, first axis (px, log scale)",
@@ -327,7 +332,7 @@ def curve(doc: Doc) -> dict[str, Any]:
     """Compact RF-against-depth data for the compare page (fetched on demand)."""
     layers = doc.get("layers") or []
     xs, ys, ts = steps(*axis_series(layers, "rf", 0))
-    return {"model": f"{doc['source']}/{doc['name']}", "depth": len(layers), "x": xs, "y": ys,
+    return {"model": esc(f"{doc['source']}/{doc['name']}"), "depth": len(layers), "x": xs, "y": ys,
             "text": [t.split("<br>")[0] for t in ts]}
 
 

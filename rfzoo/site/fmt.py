@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
+
+from rfzoo.markup import html_text as esc  # text and attribute values in raw HTML
 
 DASH = "—"
 
@@ -52,10 +53,6 @@ def verified(value: Any) -> str:
 def status(value: str | None) -> str:
     value = value or "unknown"
     return f'<span class="rfz-status rfz-status-{esc(value)}">{esc(value)}</span>'
-
-
-def esc(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
 
 
 def sort_key(value: Any) -> str:

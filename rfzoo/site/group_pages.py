@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rfzoo.markup import markdown_code as code
+from rfzoo.markup import markdown_text as md
+from rfzoo.markup import yaml_string
 from rfzoo.site import embed, figures
 from rfzoo.site.fmt import esc
 from rfzoo.site.index_page import model_table
@@ -25,7 +28,7 @@ def families_index(families: dict[str, list[Row]]) -> str:
         rfs = [r["rf"][0] for r in rows if r.get("rf") and r["rf"][0] is not None]
         span = f"{min(rfs)} – {max(rfs)}" if rfs else "—"
         exact = sum(1 for r in rows if r.get("status") == "exact")
-        out.append(f"| [{esc(family_title(fam))}]({rel_link(src, family_md(fam))}) | {len(rows)} | "
+        out.append(f"| [{md(family_title(fam))}]({rel_link(src, family_md(fam))}) | {len(rows)} | "
                    f"{exact} | {span} |")
     return "\n".join(out) + "\n"
 
@@ -34,10 +37,11 @@ def family_page(fam: str, rows: list[Row], docs: list[Doc], has_page: set[str], 
                 directory_urls: bool = True) -> str:
     src = family_md(fam)
     title = family_title(fam)
-    out = [f"---\ntitle: {title} family\ndescription: Receptive fields of the {title} models "
-           f"({fam}) in torchvision and timm.\nhide:\n  - navigation\n---\n",
-           f"# {esc(title)}\n",
-           f"Family `{fam}`: {len(rows)} models. [All families]({rel_link(src, 'families/index.md')})"
+    desc = f"Receptive fields of the {title} models ({fam}) in torchvision and timm."
+    out = [f"---\ntitle: {yaml_string(title + ' family')}\ndescription: {yaml_string(desc)}\n"
+           "hide:\n  - navigation\n---\n",
+           f"# {md(title)}\n",
+           f"Family {code(fam)}: {len(rows)} models. [All families]({rel_link(src, 'families/index.md')})"
            f" · [catalog]({rel_link(src, 'catalog/index.md')})\n",
            model_table(rows, src, has_page, directory_urls=directory_urls,
                        table_id=f"rfz-family-{slug(fam)}"), ""]

@@ -27,6 +27,7 @@ from mkdocs.structure.pages import Page  # noqa: E402
 from rfzoo.schema import INDEX_COLUMNS  # noqa: E402
 from rfzoo.site import embed, figures, group_pages, guide, index_page, model_page  # noqa: E402
 from rfzoo.site.catalog import Catalog, load_catalog, model_key, row_from_doc  # noqa: E402
+from rfzoo.site.fmt import esc  # noqa: E402
 from rfzoo.site.paths import curve_json, family_md, model_md  # noqa: E402
 
 FIGURE_MARK = re.compile(r"<!--\s*rfzoo:(figure|table)\s+([\w-]+)\s*-->")
@@ -44,7 +45,7 @@ def footer(cat: Catalog) -> str:
     versions = cat.versions()
     libs = " · ".join(f"{lib} {', '.join(v)}" for lib, v in versions.items()) or "no catalog data"
     date = cat.date or "unknown date"
-    return f"Catalog data of {date}, built with {libs}."
+    return esc(f"Catalog data of {date}, built with {libs}.")  # the theme inserts it unescaped
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+from rfzoo.markup import markdown_text as md
 from rfzoo.site.fmt import DASH, axes, esc, params, ratio, sort_key, status, verified
 from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_url
 
@@ -115,7 +117,9 @@ def render(rows: list[Row], has_page: set[str], mismatches: list[tuple[str, Any]
                 "from the computed jump.\n", "| model | mismatch |", "| --- | --- |"]
         for key, m in mismatches:
             text = ", ".join(f"{k}: {v}" for k, v in sorted(m.items())) if isinstance(m, dict) else str(m)
-            out.append(f"| [{key}]({rel_link(src, f'models/{key}.md')}) | {esc(text)} |")
+            source, _, name = key.partition("/")
+            page = quote(rel_link(src, model_md({"source": source, "name": name})))
+            out.append(f"| [{md(key)}]({page}) | {md(text)} |")
         out.append("")
     return "\n".join(out)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+from rfzoo.markup import markdown_code as code
+from rfzoo.markup import markdown_text as md
+from rfzoo.markup import yaml_string
 from rfzoo.site import embed, figures
 from rfzoo.site.fmt import DASH, axes, esc, num, params, status, verified
 from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_url, slug
@@ -33,15 +37,16 @@ def render(doc: Doc, *, directory_urls: bool = True) -> str:
 def front_matter(doc: Doc) -> str:
     rf = axes((doc.get("summary") or {}).get("rf"))
     desc = f"Receptive field of {doc['source']} {doc['name']}: {rf} px at input {axes(doc.get('input_size'))}."
-    return f"---\ntitle: {doc['name']}\ndescription: \"{desc}\"\nhide:\n  - navigation\n---\n"
+    return (f"---\ntitle: {yaml_string(doc['name'])}\ndescription: {yaml_string(desc)}\n"
+            "hide:\n  - navigation\n---\n")
 
 
 def header(doc: Doc, src: str) -> str:
     fam = doc.get("family") or "other"
     return (
-        f"# {esc(doc['name'])}\n\n"
-        f"{esc(doc['source'])} · [{esc(family_title(fam))} family]({rel_link(src, family_md(fam))})"
-        f" · {esc(doc.get('task') or DASH)} · [catalog]({rel_link(src, 'catalog/index.md')})\n"
+        f"# {md(doc['name'])}\n\n"
+        f"{md(doc['source'])} · [{md(family_title(fam))} family]({rel_link(src, family_md(fam))})"
+        f" · {md(doc.get('task') or DASH)} · [catalog]({rel_link(src, 'catalog/index.md')})\n"
     )
 
 
@@ -73,9 +78,9 @@ def card(doc: Doc) -> str:
 def status_note(doc: Doc) -> str:
     st, reason = doc.get("status"), (doc.get("reason") or "").strip()
     if st == "partial":
-        return f'!!! warning "Partial analysis"\n    {esc(reason) or "Part of the graph is not analyzed."}\n'
+        return f'!!! warning "Partial analysis"\n    {md(reason) or "Part of the graph is not analyzed."}\n'
     if st == "failed":
-        return (f'!!! failure "Analysis failed"\n    {esc(reason) or "No reason recorded."}\n\n'
+        return (f'!!! failure "Analysis failed"\n    {md(reason) or "No reason recorded."}\n\n'
                 "    The catalog keeps the model and its reason; nothing below can be computed.\n")
     return ""
 
@@ -96,14 +101,14 @@ def stages(doc: Doc) -> str:
             dec = f'<span class="rfz-bad">✗ declares {num(declared)}, computed {axes(st.get("jump"))}</span>'
         else:
             dec = f"✓ {num(declared)}"
-        out.append(f"| {esc(st.get('name'))} | `{st.get('node')}` | {axes(st.get('rf'))} | "
+        out.append(f"| {md(st.get('name'))} | {code(st.get('node'))} | {axes(st.get('rf'))} | "
                    f"{axes(st.get('jump'))} | {axes(st.get('output_size'))} | {dec} |")
     mism = doc.get("feature_info_mismatches") or []
     if mism:
         out.append("\n!!! danger \"The library's declared reductions disagree with the computed jumps\"")
         for m in mism:
             text = ", ".join(f"{k}: {v}" for k, v in sorted(m.items())) if isinstance(m, dict) else str(m)
-            out.append(f"    - {esc(text)}")
+            out.append(f"    - {md(text)}")
     return "\n".join(out) + "\n"
 
 
@@ -118,11 +123,11 @@ def charts(doc: Doc, ident: str) -> str:
     fig = figures.rf_ratio(doc)
     if fig:
         cover = figures.first_cover_layer(doc)
-        where = (f"The RF covers the whole input from `{cover}` on."
+        where = (f"The RF covers the whole input from {code(cover)} on."
                  if cover else "The local RF never covers the whole input at this size.")
         glob = (doc.get("summary") or {}).get("global_from")
         if glob:
-            where += f" Global context reaches every unit from `{glob}` on."
+            where += f" Global context reaches every unit from {code(glob)} on."
         out += ["## Receptive field relative to the input\n", where + "\n",
                 embed.chart(f"rfz-{ident}-rf-ratio", fig, height=340)]
     fig = figures.border_share(doc)
@@ -193,10 +198,10 @@ def verification_table(ver: Doc) -> str:
             if ok else '<span class="rfz-bad">At least one stage disagrees: shown in red below.</span>')
     clipped = ""
     if ver.get("clipped"):
-        names = ", ".join(f"`{n}`" for n in ver["clipped"])
+        names = ", ".join(code(n) for n in ver["clipped"])
         clipped = f'!!! note "Checked inside the image only: {len(ver["clipped"])} stage(s)"\n' \
-                  f"    {esc(ver.get('clipped_reason') or '')} ({names}).\n"
-    out = [f"**Support check** ({esc(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
+                  f"    {md(ver.get('clipped_reason') or '')} ({names}).\n"
+    out = [f"**Support check** ({md(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
            f"input {axes(ver.get('input_size'))}). {head}\n", clipped, layers_check(ver),
            "| stage node | unit | analytic box (y; x) | measured box (y; x) | agrees |",
            "| --- | --- | --- | --- | --- |"]
@@ -206,7 +211,7 @@ def verification_table(ver: Doc) -> str:
         measured = box_text(st.get("measured_box"))
         if agree is False:
             measured = f'<span class="rfz-bad">{measured}</span>'
-        out.append(f"| `{st.get('node')}` | {axes(st.get('unit'))} | {box_text(st.get('analytic_box'))} "
+        out.append(f"| {code(st.get('node'))} | {axes(st.get('unit'))} | {box_text(st.get('analytic_box'))} "
                    f"| {measured} | {mark} |")
     return "\n".join(out) + "\n"
 
@@ -222,12 +227,12 @@ def layers_check(ver: Doc) -> str:
             f"{num(lay.get('float64_rechecks') or 0)} layer-axes).")
     skipped = lay.get("unchecked") or []
     if skipped:
-        text += f" Not measured: {len(skipped)} ({esc(skipped[0].get('reason'))}, ...)."
+        text += f" Not measured: {len(skipped)} ({md(skipped[0].get('reason'))}, ...)."
     out = [text + "\n"]
     bad = lay.get("disagree") or []
     if bad:
         out.append('<span class="rfz-bad">Layers whose measured support differs:</span>\n')
-        out += [f"- `{b.get('node')}`: analytic {box_text(b.get('analytic_box'))}, "
+        out += [f"- {code(b.get('node'))}: analytic {box_text(b.get('analytic_box'))}, "
                 f'<span class="rfz-bad">measured {box_text(b.get("measured_box"))}</span>'
                 for b in bad[:20]]
         if len(bad) > 20:
@@ -254,23 +259,23 @@ def box_text(box: list | None) -> str:
 
 def erf_table(erf: Doc) -> str:
     return erf_rows(erf) + (
-        f"\n!!! note \"ERF maps cut by the border: {', '.join(erf['clipped'])}\"\n"
-        f"    {esc(erf.get('clipped_reason') or 'The input holding the whole ERF was not run.')}\n"
+        f"\n!!! note \"ERF maps cut by the border: {', '.join(md(n) for n in erf['clipped'])}\"\n"
+        f"    {md(erf.get('clipped_reason') or 'The input holding the whole ERF was not run.')}\n"
         if erf.get("clipped") else "")
 
 
 def erf_rows(erf: Doc) -> str:
     weights = erf.get("weights") or "random"
-    label = "random weights" if weights == "random" else f"weights: {esc(weights)}"
-    out = [f"**Effective receptive field** ({label}; init: {esc(erf.get('init') or DASH)}; "
+    label = "random weights" if weights == "random" else f"weights: {md(weights)}"
+    out = [f"**Effective receptive field** ({label}; init: {md(erf.get('init') or DASH)}; "
            f"{num(erf.get('samples'))} samples; input {axes(erf.get('input_size'))}"
-           + (f"; unit: {esc(erf['unit'])}" if isinstance(erf.get("unit"), str) else "")
+           + (f"; unit: {md(erf['unit'])}" if isinstance(erf.get("unit"), str) else "")
            + "). Radius of the centered square holding that share of the gradient mass, in pixels.\n",
            "| stage node | r 20% | r 30% | r 50% | r 99% | ERF / TRF | center offset |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for st in erf.get("stages") or []:
         r = st.get("radius") or {}
-        out.append(f"| `{st.get('node')}` | {num(r.get('20'))} | {num(r.get('30'))} | "
+        out.append(f"| {code(st.get('node'))} | {num(r.get('20'))} | {num(r.get('30'))} | "
                    f"{num(r.get('50'))} | {num(r.get('99'))} | {num(st.get('erf_trf_ratio'))} | "
                    f"{axes(st.get('offset'))} |")
     return "\n".join(out) + "\n"
@@ -326,8 +331,9 @@ def links(doc: Doc, src: str, directory_urls: bool) -> str:
     if lk.get("paper"):
         out.append(f"- Paper: <{lk['paper']}>")
     name = doc["name"]
-    out.append(f"- Data: [{name}.json]({name}.json) (this page's full record), "
-               f"[{name}.csv]({name}.csv) (the layer table)")
+    stem = quote(src.rsplit("/", 1)[-1].removesuffix(".md"))  # the downloads sit next to the page
+    out.append(f"- Data: [{md(name)}.json]({stem}.json) (this page's full record), "
+               f"[{md(name)}.csv]({stem}.csv) (the layer table)")
     if doc.get("status") != "failed":
         href = rel_url(src, "compare/", directory_urls) + f"#{doc['source']}/{name}"
         out.append(f'- <a href="{esc(href)}">Compare with other models</a>')

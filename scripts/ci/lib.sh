@@ -4,11 +4,22 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-# catalog.env holds the defaults; a variable already in the environment wins (local trials)
-while IFS='=' read -r key value; do
-    [[ $key =~ ^[A-Z_]+$ ]] || continue
-    [ -n "${!key+set}" ] || eval "$key=$value"
+# catalog.env holds the defaults as KEY=value lines. They are parsed, never evaluated: the
+# value is taken literally, less one pair of surrounding quotes. A variable already in the
+# environment wins (local trials).
+while IFS= read -r line || [ -n "$line" ]; do
+    [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
+    key=${line%%=*} value=${line#*=}
+    if [[ $line != *=* || ! $key =~ ^[A-Z_][A-Z0-9_]*$ ]]; then
+        echo "scripts/ci/catalog.env: not a KEY=value line: $line" >&2
+        exit 1
+    fi
+    case $value in
+        \"*\" | \'*\') value=${value:1:-1} ;;
+    esac
+    [ -n "${!key+set}" ] || printf -v "$key" '%s' "$value"
 done <scripts/ci/catalog.env
+unset line key value
 
 # The same interpreter in CI and on a laptop: the venv install.sh makes, unless overridden.
 PYTHON=${RFZOO_PYTHON:-$ROOT/.venv/bin/python}
