@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
+from rfzoo import layout as L
 from rfzoo.rules.common import pointwise
 from rfzoo.rules.registry import NodeSpec, RuleContext, rule
+from rfzoo.transforms import IDENTITY
 
 # -- per-pixel ops ---------------------------------------------------------------------------
 
@@ -47,13 +49,27 @@ rule(*PER_PIXEL_FUNCTIONS)(pointwise)
 PER_PIXEL_METHODS = (
     "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "log", "sqrt", "rsqrt", "abs",
     "clamp", "clamp_", "clamp_min", "clamp_max", "clip", "pow", "neg", "add", "add_", "sub", "sub_",
-    "mul", "mul_", "div", "div_", "contiguous", "to", "type", "float", "double", "half", "bfloat16",
-    "clone", "type_as", "masked_fill", "sign", "erf", "square", "reciprocal", "addcmul", "lerp",
+    "mul", "mul_", "div", "div_", "contiguous", "type", "float", "double", "half", "bfloat16",
+    "clone", "masked_fill", "sign", "erf", "square", "reciprocal", "addcmul", "lerp",
     "maximum", "minimum", "where", "hardswish", "gelu", "silu", "softplus", "requires_grad_",
     "detach", "exp_", "nan_to_num", "float_power", "__and__", "__or__", "logical_not",
 )
 
 rule(*(f"Tensor.{m}" for m in PER_PIXEL_METHODS))(pointwise)
+
+
+@rule("Tensor.type_as", "Tensor.to")
+def cast(ctx: RuleContext) -> NodeSpec:
+    """x.type_as(other), x.to(other): only x's values flow on; `other` gives a dtype.
+
+    A constant x (DiffAttention's lambda cast to the queries' dtype) stays a constant.
+    """
+    src = ctx.node.args[0]
+    if not (isinstance(src, fx.Node) and ctx.depends.get(src)):
+        return NodeSpec("pointwise", f"Tensor.{ctx.node.target} (constant)", [], L.non_spatial(ctx.out_shape()))
+    lay = ctx.in_layout(src)
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("pointwise", f"Tensor.{ctx.node.target}", [(src, maps)], lay)
 
 
 

@@ -1,7 +1,8 @@
-"""Layout and indexing: permute, reshape, getitem, split, cat, roll."""
+"""Layout and indexing: permute, reshape, getitem, split, cat, roll, repeat_interleave, flip."""
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -15,6 +16,7 @@ from rfzoo.rules.registry import NodeSpec, RuleContext, rule
 from rfzoo.transforms import (
     IDENTITY,
     Transform,
+    Transposed,
     Window,
 )
 
@@ -87,6 +89,8 @@ def getitem(ctx: RuleContext) -> NodeSpec:
         at = items.index(Ellipsis)
         fill = len(lay) - (len([i for i in items if i is not None]) - 1)
         items = items[:at] + [slice(None)] * fill + items[at + 1:]
+    if sum(_is_index_list(i) for i in items) > 1:
+        raise UnsupportedOpError("getitem", ctx.where, "several index lists (broadcast advanced indexing)")
     maps: list[Transform | None] = [IDENTITY if k in L.spatial_axes(lay_in) else None for k in range(ctx.naxes)]
     out: list[L.Dim] = []
     dim = 0
@@ -101,8 +105,9 @@ def getitem(ctx: RuleContext) -> NodeSpec:
             new_size = len(range(start, stop, step))
             if new_size == size:
                 out.append(d)
-            elif d.prefix and step == 1 and start == d.prefix and stop == size:
-                out.append(L.Dim(d.factors))  # prefix tokens sliced off
+            elif new_size == 0:
+                out.append(L.plain(0))  # an empty slice (no prefix tokens to keep): no units at all
+                maps = [None] * ctx.naxes
             elif d.prefix and step == 1 and stop <= d.prefix:
                 out.append(L.plain(new_size))  # only the constant prefix tokens: no local RF left
                 maps = [None] * ctx.naxes
@@ -110,7 +115,7 @@ def getitem(ctx: RuleContext) -> NodeSpec:
                 maps[d.single_axis] = Window(1, step, -start)
                 out.append(L.Dim((L.Factor(d.single_axis, new_size),)))
             elif d.is_spatial or d.prefix:
-                raise UnsupportedOpError("getitem", ctx.where, "slicing a flattened spatial dim")
+                out.append(_slice_rows(ctx, d, start, stop, step, maps))
             else:
                 out.append(L.plain(new_size))
         elif isinstance(item, int):
@@ -118,11 +123,58 @@ def getitem(ctx: RuleContext) -> NodeSpec:
                 maps = [None] * ctx.naxes  # a class token: constant until attention mixes it
             elif d.is_spatial or d.prefix:
                 raise UnsupportedOpError("getitem", ctx.where, "indexing one position of a spatial dim")
+        elif _is_index_list(item):
+            out.append(_gather(ctx, d, size, item, maps))
         else:
             raise UnsupportedOpError("getitem", ctx.where, f"index {type(item).__name__}")
         dim += 1
     out.extend(lay[dim:])
     return NodeSpec("reshape", f"getitem{_short(index)}", [(src, tuple(maps))], tuple(out))
+
+
+def _slice_rows(ctx: RuleContext, d: L.Dim, start: int, stop: int, step: int, maps: list[Transform | None]) -> L.Dim:
+    """A slice of flattened tokens that keeps whole rows: a crop of the outermost axis.
+
+    Prefix tokens sliced off count as rows too (dropping a class token is start = prefix).
+    Anything else (part of a row, a stride across rows) selects no box of positions.
+    """
+    real = [f for f in d.factors if f.size > 1]
+    inner = math.prod(f.size for f in real[1:])
+    first, last = start - d.prefix, stop - d.prefix
+    outer = real[0] if real else None
+    if (step != 1 or first < 0 or outer is None or outer.axis is None or not outer.whole
+            or first % inner or last % inner):
+        raise UnsupportedOpError("getitem", ctx.where, f"slicing {start}:{stop}:{step} of a flattened "
+                                 f"spatial dim {d}: not whole rows of its outer axis")
+    rows = (last - first) // inner
+    if rows == outer.size:
+        return L.Dim(d.factors)  # only prefix tokens sliced off
+    maps[outer.axis] = Window(1, 1, -(first // inner))
+    return L.Dim((L.Factor(outer.axis, rows), *real[1:]))
+
+
+def _is_index_list(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) or (isinstance(item, torch.Tensor) and item.dtype != torch.bool)
+
+
+def _gather(ctx: RuleContext, d: L.Dim, size: int, item: Any, maps: list[Transform | None]) -> L.Dim:
+    """x[..., [i0, i1, ...]]: along channels a reordering per pixel (CSATv2's zigzag of DCT
+    coefficients); along one spatial axis an evenly spaced increasing list is a strided crop."""
+    if isinstance(item, torch.Tensor) and item.dim() != 1:
+        raise UnsupportedOpError("getitem", ctx.where, f"an index tensor of {item.dim()} dims")
+    count = len(item)
+    if not (d.is_spatial or d.prefix):
+        return L.plain(count)
+    if isinstance(item, torch.Tensor) and item.device.type == "meta":
+        raise UnsupportedOpError("getitem", ctx.where, "index tensor values unknown (meta device)")
+    positions = [int(i) % size for i in item]
+    steps = {b - a for a, b in zip(positions, positions[1:], strict=False)}
+    if d.single_axis is None or len(steps) > 1 or (steps and min(steps) < 1):
+        raise UnsupportedOpError("getitem", ctx.where, f"gathering positions {positions[:8]}... of spatial dim "
+                                 f"{d}: not an increasing evenly spaced run of one axis, so no window maps them")
+    step = steps.pop() if steps else 1
+    maps[d.single_axis] = Window(1, step, -positions[0])
+    return L.Dim((L.Factor(d.single_axis, count),))
 
 
 def _short(index: Any) -> str:
@@ -229,3 +281,84 @@ def roll(ctx: RuleContext) -> NodeSpec:
     return NodeSpec("pad", f"roll({shifts})", [(src, tuple(maps))], lay)
 
 
+
+
+# -- repeats and reversals ------------------------------------------------------------------------
+
+
+def _repeat_count(ctx: RuleContext, repeats: Any) -> int:
+    if isinstance(repeats, torch.Tensor):
+        if repeats.numel() != 1 or repeats.device.type == "meta":
+            raise UnsupportedOpError("repeat_interleave", ctx.where, "per-element repeat counts")
+        repeats = repeats.item()
+    return int(repeats)
+
+
+@rule("Tensor.repeat_interleave", torch.repeat_interleave)
+def repeat_interleave(ctx: RuleContext) -> NodeSpec:
+    """Each element copied r times in a row along one dim.
+
+    Along one spatial axis it is nearest upsampling by r: output unit o reads input unit
+    o // r, which is a transposed window of span r, stride r (exact integer arithmetic,
+    unlike a float scale). Along channels or heads (grouped-query attention's K/V) it is
+    per pixel.
+    """
+    src = ctx.node.args[0]
+    if not (isinstance(src, fx.Node) and ctx.depends.get(src)):
+        raise UnsupportedOpError("repeat_interleave", ctx.where, "repeat counts that depend on the input")
+    lay = ctx.in_layout(src)
+    r = _repeat_count(ctx, ctx.concrete(ctx.arg(1, "repeats")))
+    dim = ctx.concrete(ctx.arg(2, "dim"))
+    maps: list[Transform | None] = [IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes)]
+    if dim is None:  # repeats the flattened tensor
+        if L.spatial_axes(lay) or any(d.prefix for d in lay):
+            raise UnsupportedOpError("repeat_interleave", ctx.where, "repeating a flattened tensor that holds space")
+        return NodeSpec("pointwise", f"repeat_interleave({r})", [(src, tuple(maps))], L.non_spatial(ctx.out_shape()))
+    dim %= len(lay)
+    d, out = lay[dim], list(lay)
+    kind = "pointwise"
+    if r == 1:
+        pass
+    elif d.single_axis is not None:
+        maps[d.single_axis] = Transposed(r, r, 0)
+        out[dim] = L.Dim((L.Factor(d.single_axis, d.size * r),))
+        kind = "upsample"
+    elif d.is_spatial or d.prefix:
+        raise UnsupportedOpError("repeat_interleave", ctx.where, f"repeating along a flattened spatial dim {d}")
+    elif dim == 0 and L.spatial_axes(lay):
+        # Copies of one sample's positions go to other samples, which after a window partition
+        # are other windows (GCViT's global query): position p would read p mod the window size,
+        # an increasing map no more.
+        raise UnsupportedOpError("repeat_interleave", ctx.where, "copying a feature map along the batch "
+                                 "(shared by every window): unit p reads position p mod the window, not a window")
+    else:
+        out[dim] = L.plain(d.size * r)
+    return NodeSpec(kind, f"repeat_interleave({r}, dim={dim})", [(src, tuple(maps))], tuple(out))
+
+
+def _flip_dims(ctx: RuleContext) -> list[int]:
+    name = str(getattr(ctx.node.target, "__name__", ctx.node.target))
+    if name.endswith("fliplr"):
+        return [1]
+    if name.endswith("flipud"):
+        return [0]
+    dims = ctx.concrete(list(ctx.node.args[1:]) or ctx.node.kwargs.get("dims", []))
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = list(dims[0])
+    return list(dims)
+
+
+@rule(torch.flip, "Tensor.flip", torch.fliplr, "Tensor.fliplr", torch.flipud, "Tensor.flipud")
+def flip(ctx: RuleContext) -> NodeSpec:
+    """Reversing channels is per pixel. Reversing a spatial axis maps unit i to n-1-i: the
+    transforms are increasing maps (the engine takes a range's hull from its two ends), so
+    a reversal has no exact form there and is refused."""
+    src = ctx.first_input()
+    lay = ctx.in_layout(src)
+    for dim in _flip_dims(ctx):
+        d = lay[dim % len(lay)]
+        if (d.is_spatial or d.prefix) and d.size > 1:
+            raise UnsupportedOpError("flip", ctx.where, f"reversing spatial dim {dim % len(lay)}: unit i reads "
+                                     "n-1-i, a decreasing map the engine's transforms cannot express")
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("pointwise", "flip", [(src, maps)], lay)

@@ -1,7 +1,9 @@
 """torchvision-specific functions: Swin window attention and patch merging, MViT helpers,
-and timm's window/grid reversals replayed on the layout."""
+timm's window/grid reversals replayed on the layout, and timm MViTv2's token reshapes."""
 
 from __future__ import annotations
+
+from torch import fx
 
 from rfzoo import layout as L
 from rfzoo.errors import UnsupportedOpError
@@ -130,3 +132,56 @@ def mvit_add_shortcut(ctx: RuleContext) -> NodeSpec:
     return pointwise(ctx, op="add shortcut")
 
 
+
+
+# -- timm MViTv2 (autowrapped token reshapes around the pooling convs) ---------------------------
+
+
+@rule("reshape_pre_pool")
+def mvitv2_reshape_pre_pool(ctx: RuleContext) -> NodeSpec:
+    """(B, heads, [cls +] H*W, C) -> ((B*heads, C, H, W), cls tokens or None): the class token
+    is sliced off (no position: no local RF), the spatial tokens are replayed as views."""
+    src = ctx.node.args[0]
+    lay = ctx.in_layout(src)
+    has_cls = bool(ctx.concrete(ctx.arg(2, "has_cls_token", True)))
+    tokens = lay[2]
+    if tokens.prefix != (1 if has_cls else 0):
+        raise UnsupportedOpError("reshape_pre_pool", ctx.where, f"{tokens.prefix} prefix tokens, class token {has_cls}")
+    in_shape = list(ctx.values[src].shape)
+    in_shape[2] -= tokens.prefix
+    h, w = ctx.concrete(ctx.arg(1, "feat_size"))
+    tracked = L.Tracked(tuple(in_shape), (*lay[:2], L.Dim(tokens.factors), *lay[3:]), ctx.where)
+    out = tracked.reshape(-1, h, w, in_shape[-1]).permute(0, 3, 1, 2)
+    image, cls_tok = ctx.value
+    if out.shape != tuple(image.shape):
+        raise UnsupportedOpError("reshape_pre_pool", ctx.where, "replay did not give the traced shape")
+    cls_layout = L.non_spatial(tuple(cls_tok.shape)) if cls_tok is not None else None
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("reshape", "reshape_pre_pool", [(src, maps)], (out.layout, cls_layout))
+
+
+@rule("reshape_post_pool")
+def mvitv2_reshape_post_pool(ctx: RuleContext) -> NodeSpec:
+    """(B*heads, C, H, W) -> ((B, heads, [cls +] H*W, C), [H, W]): views, then the class
+    tokens put back in front as prefix tokens."""
+    src, cls_tok = ctx.node.args[0], ctx.arg(2, "cls_tok")
+    lay = ctx.in_layout(src)
+    heads = ctx.concrete(ctx.arg(1, "num_heads"))
+    b, c, h, w = ctx.values[src].shape
+    tokens = L.Tracked((b, c, h, w), lay, ctx.where).reshape(-1, heads, c, h * w).transpose(2, 3).layout
+    edges = [(src, tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes)))]
+    if isinstance(cls_tok, fx.Node) and ctx.values[cls_tok] is not None:
+        extra = ctx.values[cls_tok].shape[2]
+        tokens = (*tokens[:2], L.Dim(tokens[2].factors, tokens[2].prefix + extra), *tokens[3:])
+        if ctx.depends.get(cls_tok):
+            edges.append((cls_tok, (None,) * ctx.naxes))
+    if tuple(d.size for d in tokens) != tuple(ctx.value[0].shape):
+        raise UnsupportedOpError("reshape_post_pool", ctx.where, "replay did not give the traced shape")
+    return NodeSpec("merge" if len(edges) > 1 else "reshape", "reshape_post_pool", edges, (tokens, None))
+
+
+@rule("cal_rel_pos_type")
+def mvitv2_rel_pos(ctx: RuleContext) -> NodeSpec:
+    """timm MViTv2: attn[:, :, q, k] += a bias computed from query q alone: per query row
+    (torchvision's `_add_rel_pos`)."""
+    return mvit_add_rel_pos(ctx)
