@@ -214,6 +214,29 @@ def test_conv_attention_is_global_and_the_residual_keeps_the_local_path() -> Non
     assert_agree(compare(analysis, runner, ["add"]))
 
 
+class NaFlex(nn.Module):
+    __module__ = "timm.rfzoo_test"
+
+    def __init__(self, proj_type: str) -> None:
+        super().__init__()
+        from timm.models.naflexvit import NaFlexEmbeds
+
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.embeds = NaFlexEmbeds(patch_size=4, in_chans=2, embed_dim=8, proj_type=proj_type, reg_tokens=2,
+                                   pos_embed_grid_size=(3, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens, grid = self.embeds(self.stem(x))
+        return tokens[:, 3:].transpose(1, 2).reshape(x.shape[0], 8, grid[0], grid[1])
+
+
+@pytest.mark.parametrize("proj_type", ["linear", "conv"])
+def test_naflex_embeds_are_patches_after_prefix_tokens(proj_type: str) -> None:
+    analysis, runner = prepared(NaFlex(proj_type), 24)
+    assert analysis.layer("embeds").rf == [6, 6] and analysis.status == "exact"
+    assert_agree(compare(analysis, runner, ["reshape"], units={"reshape": (2, 3)}))
+
+
 def test_chain_composes_from_the_output_back() -> None:
     conv_after_windows = Chain((Window(3, 1, 1), BlockBroadcast(4)))
     assert conv_after_windows.back(4, 4) == (0, 7) and conv_after_windows.period == 4
@@ -232,6 +255,7 @@ REAL = [
     ("cpubone_t0", 224),  # ConvAttention
     ("lowformer_b0", 224),
     ("sequencer2d_s", 224),  # LSTM along rows and columns
+    ("naflexvit_base_patch16_gap", 64),  # NaFlexEmbeds, global_pool_naflex
 ]
 
 

@@ -219,3 +219,62 @@ def mobilenetv5_fusion(ctx: RuleContext) -> NodeSpec:
                                                                                                   strict=True)))
     label = f"MSFA({len(inputs)} maps -> {high[0]}x{high[1]} -> {out[0]}x{out[1]})"
     return NodeSpec("merge" if len(edges) > 1 else "pool", label, edges, tuple(layout))
+
+
+# -- NaFlexViT patch embedding ---------------------------------------------------------------------
+
+
+@rule("NaFlexEmbeds")
+def naflex_embeds(ctx: RuleContext) -> NodeSpec:
+    """NaFlexViT on a plain (B, C, H, W) image: non-overlapping patches (a Linear over each
+    flattened patch, or a conv), a norm per token, a learned position table added (a
+    constant), prefix tokens in front. Returns (tokens, grid size).
+
+    The NaFlex mode (pre-patchified tokens with coordinates) is not what the model runs
+    on an image, and is not traced here.
+    """
+    m = ctx.module
+    src = ctx.first_input()
+    lay = ctx.in_layout(src)
+    axes = _axes_at(ctx, lay, (2, 3), "NaFlexEmbeds")
+    tokens = ctx.value[0]
+    if m.is_linear:
+        if m.enable_patch_interpolator and m.patch_interpolator is not None and tokens.dim() == 5:
+            raise UnsupportedOpError("NaFlexEmbeds", ctx.where, "patch resizing")
+        kernel = stride = tuple(m.patch_size)
+        pad = (0, 0)  # the dynamic padding goes at the end
+    else:
+        proj = m.proj
+        if not isinstance(proj, nn.Conv2d) or isinstance(proj.padding, str) or not m.flatten:
+            raise UnsupportedOpError("NaFlexEmbeds", ctx.where, "an unexpected projection")
+        kernel, stride, pad = tuple(proj.kernel_size), tuple(proj.stride), tuple(proj.padding)
+    grid = tuple(int(g) for g in ctx.value[1])
+    prefix = tokens.shape[1] - math.prod(grid)
+    maps: list[Transform | None] = [None] * ctx.naxes
+    for i, axis in enumerate(axes):
+        maps[axis] = Window(kernel[i], stride[i], pad[i])
+    factors = tuple(L.Factor(a, g) for a, g in zip(axes, grid, strict=True))
+    layout = (L.plain(tokens.shape[0]), L.Dim(factors, prefix), L.plain(tokens.shape[2]))
+    label = f"NaFlexEmbeds(patch {'x'.join(map(str, kernel))}, s={'x'.join(map(str, stride))})"
+    return NodeSpec("conv", label, [(src, tuple(maps))], (layout, None))
+
+
+@rule("global_pool_naflex")
+def naflex_global_pool(ctx: RuleContext) -> NodeSpec:
+    """NaFlexViT's pooling of (B, N, C) tokens without a validity mask (timm's global_pool_nlc):
+    the first prefix token, or an average/max over the patch tokens (global)."""
+    src = ctx.node.args[0]
+    lay = ctx.in_layout(src)
+    if ctx.concrete(ctx.arg(1, "patch_valid")) is not None:
+        raise UnsupportedOpError("global_pool_naflex", ctx.where, "masked pooling (NaFlex mode)")
+    pool = ctx.concrete(ctx.arg(2, "pool_type", "token"))
+    if not pool:
+        maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+        return NodeSpec("pointwise", "global_pool_naflex (none)", [(src, maps)], lay)
+    out = L.non_spatial(ctx.out_shape())
+    if pool == "token":
+        if not lay[1].prefix:
+            raise UnsupportedOpError("global_pool_naflex", ctx.where, "token pooling without a prefix token")
+        return NodeSpec("reshape", "global_pool_naflex (prefix token)", [(src, (None,) * ctx.naxes)], out)
+    return NodeSpec("global", f"global_pool_naflex ({pool} over tokens)", [(src, (None,) * ctx.naxes)], out,
+                    mixes_all=True, keeps_local=False)
