@@ -117,6 +117,25 @@ def low_block(mixed: list[Factor], all_digits: list[Factor]) -> int | None:
     return block
 
 
+def pool_lowest(layout: Layout, axis: int, k: int) -> Layout:
+    """Layout after a non-overlapping window of k pools `axis`'s lowest digit (k divides it).
+
+    The axis gets k times coarser wherever its digits are: the lowest digit keeps size/k
+    values, every higher digit (a window index in the batch dim) keeps its values at
+    step/k. Hiera's q-pool over windows, or a 1D pool along the rows of flattened tokens.
+    """
+    def scaled(f: Factor) -> Factor:
+        if f.axis != axis:
+            return f
+        if f.whole:
+            return Factor(axis, f.size // k)
+        size, step = (f.size // k, 1) if f.step == 1 else (f.size, f.step // k)
+        full = f.full // k
+        return Factor(axis, size) if step == 1 and size == full else Factor(axis, size, step, full)
+
+    return tuple(Dim(tuple(scaled(f) for f in d.factors), d.prefix) for d in layout)
+
+
 def layout_name(layout: Layout, naxes: int) -> str:
     """NCHW-style name for standard layouts, 'NLC' for tokens, 'other' otherwise."""
     singles = [d.single_axis for d in layout]

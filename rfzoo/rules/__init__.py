@@ -15,6 +15,7 @@ The handlers live by op family, one module each, so the file name says where a r
 - `pointwise.py`: activations, arithmetic, per-channel norms
 - `normalization.py`: layer/RMS/group/instance norms
 - `shape.py`: permute, reshape, getitem, split, cat, roll
+- `unfold.py`: unfold (im2col), fold (col2im), Tensor.unfold
 - `mixing.py`: linear, softmax, reductions, matmul, attention, einsum
 - `torchvision_blocks.py`, `timm_blocks.py`: library-specific functions and leaf modules
 
@@ -33,6 +34,7 @@ from rfzoo.rules import (  # noqa: F401  (importing a family registers its rules
     timm_blocks,
     timm_leaves,
     torchvision_blocks,
+    unfold,
     windows,
 )
 from rfzoo.rules.registry import NodeSpec, RuleContext, describe, find_handler, register_rule, rule

@@ -16,6 +16,7 @@ from rfzoo.transforms import (
     IDENTITY,
     BlockBroadcast,
     PooledBlocks,
+    Resample,
     Transform,
     Window,
 )
@@ -38,15 +39,36 @@ def same_layout_maps(ctx: RuleContext, src: fx.Node, out_layout: L.Layout) -> Ax
         elif in_sizes[k] == out_sizes[k]:
             maps.append(IDENTITY)
         else:
-            maps.append(None)
+            maps.append(_block_index_map(ctx.in_layout(src), out_layout, k))
     return tuple(maps)
+
+
+def _block_index_map(lay: L.Layout, out_layout: L.Layout, axis: int) -> Transform | None:
+    """The input holds `axis` whole, n units, in the dim where the output holds it as the
+    block index digit of n blocks of r (right-aligned dims): each fine output unit reads
+    its block's unit (HaloNet's unfolded keys, one per block, against queries per pixel)."""
+    offset = len(out_layout) - len(lay)
+    for j, d in enumerate(lay):
+        held = [f for f in d.factors if f.axis == axis and f.size > 1]
+        if not held:
+            continue
+        outs = [f for f in out_layout[j + offset].factors if f.axis == axis and f.size > 1] if j + offset >= 0 else []
+        if len(held) != 1 or not held[0].whole or len(outs) != 1:
+            return None
+        n, out = held[0].size, outs[0]
+        if out.whole or out.size != n or out.full != n * out.step:
+            return None
+        return Resample(n, n * out.step, "nearest", False, 1 / out.step)
+    return None
 
 
 def _broadcasts_space(ctx: RuleContext, src: fx.Node, out_layout: L.Layout) -> bool:
     in_sizes = L.axis_sizes(ctx.in_layout(src), ctx.naxes)
     out_sizes = L.axis_sizes(out_layout, ctx.naxes)
+    maps = same_layout_maps(ctx, src, out_layout)
     return any(
-        i is not None and o is not None and i != o for i, o in zip(in_sizes, out_sizes, strict=True)
+        i is not None and o is not None and i != o and m is None
+        for i, o, m in zip(in_sizes, out_sizes, maps, strict=True)
     )
 
 
@@ -173,37 +195,89 @@ def window_spec(
     dilation: Sequence[int],
     pad_left: Sequence[int],
     n_window_dims: int,
+    mixes_channels: bool = False,
 ) -> NodeSpec:
-    """Conv/pool over the last `n_window_dims` dims of an N, C, spatial... tensor."""
+    """Conv/pool over the last `n_window_dims` dims of an N, C, spatial... tensor.
+
+    `mixes_channels` (a conv with one group): channels holding an axis's lowest digits
+    (pixel phases after a space-to-depth) are folded into the window: the conv reads
+    whole blocks (see `layout.coarsen`). Leading dims that keep their size keep their
+    layout (the window index of a partition in the batch dim).
+    """
     lay = ctx.in_layout(src)
     shape = ctx.out_shape()
-    windowed = lay[len(lay) - n_window_dims:]
+    lead = len(lay) - n_window_dims
+    blocks: dict[int, int] = {}
+    if mixes_channels and lead >= 1 and lay[lead - 1].is_spatial:
+        folded = L.coarsen(lay, {lead - 1}, shape)
+        if folded is None:
+            raise UnsupportedOpError(op, ctx.where, "channels hold digits of an axis that are not its lowest")
+        lay, blocks = folded
+    out_dims = [_kept(ctx, op, d, s) for d, s in zip(lay[:lead], shape[:lead], strict=False)]
     maps: list[Transform | None] = [None] * ctx.naxes
-    out_dims = list(lay[: len(lay) - n_window_dims])
-    out_dims = [L.plain(s) for s in shape[: len(shape) - n_window_dims]] if len(out_dims) == len(shape) - n_window_dims else out_dims
-    for i, d in enumerate(windowed):
-        size = shape[len(shape) - n_window_dims + i]
+    pooled: list[tuple[int, int]] = []  # (axis, k): windows over an axis's lowest digit
+    for i, d in enumerate(lay[lead:]):
+        size = shape[lead + i]
         axis = d.single_axis
         span = dilation[i] * (kernel[i] - 1) + 1
         if axis is None and d.size == 1:  # a size-1 dim: look for the trivial factor's axis
             axis = next((f.axis for f in d.factors if f.axis is not None), None)
         if axis is None and span == stride[i] == 1 and pad_left[i] == 0 and d.size == size:
             out_dims.append(d)  # a 1x1 window reads one element: whatever the dim holds stays put
-            continue
-        if axis is None and not (d.is_spatial or d.prefix):
+        elif axis is None and not (d.is_spatial or d.prefix):
             out_dims.append(L.plain(size))  # a window along channels (ECA's conv1d): per position
-            continue
-        if axis is None:
-            raise UnsupportedOpError(op, ctx.where, f"window over a non-spatial dim {d}")
-        if axis is not None:
-            maps[axis] = Window(span, stride[i], pad_left[i])
-            out_dims.append(L.Dim((L.Factor(axis, size),)))
+        elif axis is None:
+            low = _lowest_digit_pool(d, span, stride[i], pad_left[i], size)
+            if low is None and len(d.spatial_axes) > 1 and all(f.whole for f in d.factors) and not d.prefix:
+                return _across_rows(ctx, op, src, d)
+            if low is None:
+                raise UnsupportedOpError(op, ctx.where, f"window over a non-spatial dim {d}")
+            maps[low] = Window(span, span, 0)
+            pooled.append((low, span))
+            out_dims.append(d)
         else:
-            out_dims.append(L.plain(size))
+            b = blocks.get(axis, 1)  # a window of coarse blocks reads whole fine blocks
+            maps[axis] = Window(span * b, stride[i] * b, pad_left[i] * b)
+            out_dims.append(L.Dim((L.Factor(axis, size),)))
+    out_layout = tuple(out_dims)
+    for axis, k in pooled:
+        out_layout = L.pool_lowest(out_layout, axis, k)
     for k in range(ctx.naxes):  # axes carried in other dims (none for NCHW convs)
-        if maps[k] is None and k in L.spatial_axes(lay):
+        if maps[k] is None and k in blocks:
+            maps[k] = Window(blocks[k], blocks[k], 0)
+        elif maps[k] is None and k in L.spatial_axes(lay):
             maps[k] = IDENTITY
-    return NodeSpec(kind, op, [(src, tuple(maps))], tuple(out_dims))
+    return NodeSpec(kind, op, [(src, tuple(maps))], out_layout)
+
+
+def _kept(ctx: RuleContext, op: str, d: L.Dim, size: int) -> L.Dim:
+    """A leading dim (batch, channels) keeps its layout when the window keeps its size."""
+    if d.size == size:
+        return d
+    if d.is_spatial or d.prefix:
+        raise UnsupportedOpError(op, ctx.where, f"a window changes the size of a dim holding space {d}")
+    return L.plain(size)
+
+
+def _lowest_digit_pool(d: L.Dim, span: int, stride: int, pad: int, out_size: int) -> int | None:
+    """The axis when a window of k, stride k, pools the dim's lowest factor, an axis's lowest
+    digit that k divides (Hiera's q-pool within windows, a 1D pool along token rows)."""
+    real = [f for f in d.factors if f.size > 1]
+    low = real[-1] if real else None
+    if (low is None or low.axis is None or low.step != 1 or d.prefix or span != stride or pad
+            or low.size % span or out_size * span != d.size):
+        return None
+    return low.axis
+
+
+def _across_rows(ctx: RuleContext, op: str, src: fx.Node, d: L.Dim) -> NodeSpec:
+    """A 1D window over flattened tokens that straddles rows (NextViT's AvgPool1d of 16 over
+    28x28 tokens): each output averages a run of tokens that is no box, and the output has
+    no grid. Like grid attention (a strided set), the op counts as mixing all positions."""
+    out = L.non_spatial(ctx.out_shape())
+    note = f"{op} pools runs of tokens across the rows of {d}: counted as global"
+    return NodeSpec("global", f"{op} across token rows", [(src, same_layout_maps(ctx, src, out))], out,
+                    mixes_all=True, keeps_local=False, notes=[note])
 
 
 def padding_left(padding: Any, n: int, kernel: Sequence[int], stride: Sequence[int],

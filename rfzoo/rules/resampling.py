@@ -34,9 +34,20 @@ def _pad(ctx: RuleContext, pads: Sequence[int], mode: str) -> NodeSpec:
         dim = len(lay) - 1 - i
         left = pads[2 * i]
         d = lay[dim]
+        right = pads[2 * i + 1]
+        if d.single_axis is None and (d.is_spatial or d.prefix) and (left, right) != (0, 0):
+            if mode != "constant" or right or left < 0:
+                # BoTNet's rel_logits_1d pads a flattened (query, relative index) dim at the end,
+                # then a reshape skews the rows: no factor layout follows that.
+                raise UnsupportedOpError("pad", ctx.where, f"padding a flattened spatial dim {d} by ({left}, {right})"
+                                         + ("" if mode == "constant" else f" in {mode} mode"))
+            # Constants in front of flattened tokens are prefix tokens (CoaT's class-token slot).
+            out_dims[dim] = L.Dim(d.factors, d.prefix + left)
+            continue
         if d.single_axis is None:
             if d.is_spatial or d.prefix:
-                raise UnsupportedOpError("pad", ctx.where, "padding a flattened spatial dim")
+                out_dims[dim] = d  # a zero pad leaves the dim as it is
+                continue
             out_dims[dim] = L.plain(shape[dim])
             continue
         maps[d.single_axis] = Window(1, 1, left)

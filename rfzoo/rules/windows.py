@@ -37,24 +37,24 @@ def conv_module(ctx: RuleContext) -> NodeSpec:
     src = ctx.first_input()
     pad = padding_left(m.padding, n, m.kernel_size, m.stride, m.dilation, spatial_in_sizes(ctx, src, n))
     label = conv_label(type(m).__name__, m.kernel_size, m.stride, m.dilation, pad)
-    return window_spec(ctx, "conv", label, src, m.kernel_size, m.stride, m.dilation, pad, n)
+    return window_spec(ctx, "conv", label, src, m.kernel_size, m.stride, m.dilation, pad, n, m.groups == 1)
 
 
 def same_pad_window(ctx: RuleContext, kind: str, name: str, kernel: Sequence[int],
-                     stride: Sequence[int], dilation: Sequence[int]) -> NodeSpec:
+                     stride: Sequence[int], dilation: Sequence[int], mixes_channels: bool = False) -> NodeSpec:
     n = len(kernel)
     src = ctx.first_input()
     sizes = spatial_in_sizes(ctx, src, n)
     pad = tuple(tf_same_left(sizes[i], kernel[i], stride[i], dilation[i]) for i in range(n))
     label = conv_label(name, kernel, stride, dilation, pad) + " same"
-    return window_spec(ctx, kind, label, src, kernel, stride, dilation, pad, n)
+    return window_spec(ctx, kind, label, src, kernel, stride, dilation, pad, n, mixes_channels)
 
 
 @rule("Conv2dSame", "StdConv2dSame", "ScaledStdConv2dSame")
 def conv_same_module(ctx: RuleContext) -> NodeSpec:
     m = ctx.module
     assert isinstance(m, nn.Conv2d)
-    return same_pad_window(ctx, "conv", type(m).__name__, m.kernel_size, m.stride, m.dilation)
+    return same_pad_window(ctx, "conv", type(m).__name__, m.kernel_size, m.stride, m.dilation, m.groups == 1)
 
 
 @rule("CondConv2d")
@@ -78,7 +78,8 @@ def conv_function(ctx: RuleContext) -> NodeSpec:
     dilation = tuple_arg(ctx.concrete(ctx.arg(5, "dilation", 1)), n)
     pad = padding_left(padding, n, kernel, stride, dilation, spatial_in_sizes(ctx, src, n))
     label = conv_label(f"conv{n}d", kernel, stride, dilation, pad)
-    return window_spec(ctx, "conv", label, src, kernel, stride, dilation, pad, n)
+    groups = ctx.concrete(ctx.arg(6, "groups", 1))
+    return window_spec(ctx, "conv", label, src, kernel, stride, dilation, pad, n, groups == 1)
 
 
 def _transposed(ctx: RuleContext, src: fx.Node, kernel: Sequence[int], stride: Sequence[int],
