@@ -187,14 +187,36 @@ def test_repeat_interleave_along_heads_is_per_pixel() -> None:
     assert analysis.layer("head").rf == [5, 10]
 
 
-class RepeatBatch(Stem):
-    def body(self, x: torch.Tensor) -> torch.Tensor:
-        return x.repeat_interleave(4, dim=0)
+class GlobalQueryWindows(nn.Module):
+    """GCViT's WindowAttentionGlobal: a coarse map of queries (a stride-4 conv) copied to
+    every window of 4x4 tokens with repeat_interleave along the batch; keys and values
+    come from the window."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from timm.models.gcvit import WindowAttentionGlobal
+
+        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.query = nn.Conv2d(8, 8, 4, stride=4)
+        self.attn = WindowAttentionGlobal(8, 2, (4, 4), use_global=True)
+        self.head = nn.Conv2d(8, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        q_global = self.query(x).permute(0, 2, 3, 1)  # (1, 4, 4, C): one query per window position
+        t = x.permute(0, 2, 3, 1)
+        b, h, w, c = t.shape
+        windows = t.view(b, h // 4, 4, w // 4, 4, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, 16, c)
+        out = self.attn(windows, q_global)
+        out = out.view(b, h // 4, w // 4, 4, 4, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        return self.head((t + out).permute(0, 3, 1, 2))
 
 
-def test_repeat_interleave_of_a_map_along_the_batch_is_refused() -> None:
-    with pytest.raises(UnsupportedOpError, match="along the batch"):
-        rfzoo.analyze(RepeatBatch(), 16)
+def test_a_query_map_copied_to_every_window_is_global_context() -> None:
+    analysis = _exact(GlobalQueryWindows(), 32, columns=range(6, 10))
+    assert any("over windows" in layer.op and layer.is_global for layer in analysis.layers)
+    # stem RF 3 at jump 2; the 3x3 head reads units that can straddle two windows of 4: 3 + 7*2
+    assert analysis.layer("head").rf == [17, 17] and analysis.layer("head").rf_min == [7, 7]
 
 
 # -- casts and flips -------------------------------------------------------------------------------

@@ -110,6 +110,8 @@ def _matmul(ctx: RuleContext) -> NodeSpec:
     cols = lb[-1] if lb is not None and lb[-1].size == shape[-1] else L.plain(shape[-1])
     rows_space = rows.is_spatial or bool(rows.prefix)
     keep_cols = not rows_space and (cols.is_spatial or bool(cols.prefix))
+    if not rows_space and not keep_cols and lb is not None and _window_tokens(lb, shape[-2]):
+        rows = lb[-2]  # rows with no position each read b's whole window: give them its positions
     layout = tuple(_batch_dims(ctx, list(dep), shape, 2) + [rows, cols if keep_cols else L.plain(shape[-1])])
     edges: list[tuple[fx.Node, AxisMaps]] = []
     for n, mixed in ((a, [-1]), (b, [-2] if keep_cols else [-2, -1])):
@@ -124,6 +126,26 @@ def _matmul(ctx: RuleContext) -> NodeSpec:
     windowed = any(isinstance(t, (BlockBroadcast, PooledBlocks)) for _, maps in edges for t in maps)
     kind = "attention" if windowed else ("merge" if len(edges) > 1 else "pointwise")
     return NodeSpec(kind, "matmul within windows" if windowed else "matmul", edges, layout)
+
+
+def _window_tokens(lb: L.Layout, rows: int) -> bool:
+    """b's rows hold the lowest digits of their axes (a window's tokens; the window index
+    sits in the batch) and as many positions as the output has rows.
+
+    attn @ v with queries that have no position (GCViT's global query, shared by every
+    window): output row n of window w reads all of window w, whatever n is, so labelling
+    the rows with the window's positions is exact and puts them back where window_reverse
+    expects them.
+    """
+    d = lb[-2]
+    if d.size != rows or d.prefix or not d.is_spatial:
+        return False
+    for axis in d.spatial_axes:
+        found = L.digits(lb, axis)
+        inner = [f for i, f in found if i == len(lb) - 2]
+        if L.low_block(inner, [f for _, f in found]) is None:
+            return False
+    return True
 
 
 rule(torch.matmul, operator.matmul, torch.bmm, "Tensor.matmul", "Tensor.bmm", torch.baddbmm)(_matmul)

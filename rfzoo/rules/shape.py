@@ -325,15 +325,21 @@ def repeat_interleave(ctx: RuleContext) -> NodeSpec:
         kind = "upsample"
     elif d.is_spatial or d.prefix:
         raise UnsupportedOpError("repeat_interleave", ctx.where, f"repeating along a flattened spatial dim {d}")
-    elif dim == 0 and L.spatial_axes(lay):
-        # Copies of one sample's positions go to other samples, which after a window partition
-        # are other windows (GCViT's global query): position p would read p mod the window size,
-        # an increasing map no more.
-        raise UnsupportedOpError("repeat_interleave", ctx.where, "copying a feature map along the batch "
-                                 "(shared by every window): unit p reads position p mod the window, not a window")
+    elif dim == 0 and (L.spatial_axes(lay) or any(d_.prefix for d_ in lay)):
+        return _spread_over_batch(ctx, src, r)
     else:
         out[dim] = L.plain(d.size * r)
     return NodeSpec(kind, f"repeat_interleave({r}, dim={dim})", [(src, tuple(maps))], tuple(out))
+
+
+def _spread_over_batch(ctx: RuleContext, src: fx.Node, r: int) -> NodeSpec:
+    """Copies of a map along the batch go to other samples, which after a window partition
+    are other windows (GCViT's global query): row n of every window reads position n of the
+    map, so unit p reads p mod the window size, no window of the input. Like a size-1 axis
+    broadcast over the map, the copies are global context: no positions, no local RF."""
+    note = "a feature map copied to every sample of the batch (every window): counted as global context"
+    return NodeSpec("global", f"repeat_interleave({r}, dim=0) over windows", [(src, (None,) * ctx.naxes)],
+                    L.non_spatial(ctx.out_shape()), mixes_all=True, keeps_local=False, notes=[note])
 
 
 def _flip_dims(ctx: RuleContext) -> list[int]:
