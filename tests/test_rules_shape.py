@@ -308,6 +308,7 @@ def test_mvitv2_pools_tokens_through_its_reshapes(cls_token: bool) -> None:
     ("vit_dlittle_patch16_reg1_gap_256", 16, 16),  # DiffAttention's lambda.type_as(q)
     ("vit_large_patch16_sapiens2", 16, 16),  # grouped-query K/V heads repeat_interleave'd
     ("mvitv2_tiny", 279, 32),  # reshape_pre_pool / reshape_post_pool / cal_rel_pos_type
+    ("gcvit_xxtiny", 231, 32),  # the global query repeat_interleave'd to every window
 ])
 def test_timm_models_are_exact(name: str, rf: int, jump: int) -> None:
     analysis = rfzoo.analyze(f"timm/{name}")
