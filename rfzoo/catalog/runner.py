@@ -6,7 +6,8 @@ and is replaced after a crash, a timeout, an out-of-memory error, or RECYCLE_AFT
 models (importing torch costs seconds, so workers are reused, but not forever). A model
 that raises, hangs or kills its worker is stored as ``failed`` with a one-line reason,
 and the build goes on. A finished model is on disk with its cache entry before the next
-one is counted, so an interrupted build resumes where it stopped.
+one is counted, so an interrupted build resumes where it stopped. A build holds a lock on
+its data directory (rfzoo.catalog.lock): a second build into it is refused.
 """
 
 from __future__ import annotations

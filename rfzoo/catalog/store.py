@@ -2,7 +2,7 @@
 
 Layout of a data directory::
 
-    models/<source>/<stem>.json    one document per model (rfzoo.schema)
+    models/<source>/<stem>.json    one document per model (rfzoo.schema; stem: rfzoo.catalog.naming)
     cache/<source>/<stem>.json     cache entry: key, index row (see rfzoo.catalog.cache)
     index.json                     {"schema", "columns", "models": [row, ...]}
     index.csv                      the same rows, rf/jump/input_size as HxW strings
