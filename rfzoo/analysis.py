@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +16,18 @@ from rfzoo import layout as L
 from rfzoo.engine import NodeRF, ReceptiveFieldEngine
 from rfzoo.errors import InputTooSmallError, RfzooError
 from rfzoo.graph_builder import BuiltGraph, build_graph
-from rfzoo.models import ModelSpec, resolve
+from rfzoo.input_size import check_in_channels, fit_axes, parse_input_size
+from rfzoo.models import DEFAULT_IMAGE_SIZE, ModelSpec, resolve
 from rfzoo.schema import SCHEMA_VERSION, round_float
-from rfzoo.trace import _NodeFailure, looks_too_small, node_path, propagate, trace
+from rfzoo.trace import (
+    _NodeFailure,
+    input_axes,
+    input_channels,
+    looks_too_small,
+    node_path,
+    propagate,
+    trace,
+)
 from rfzoo.version import __version__
 
 
@@ -63,6 +76,28 @@ class Layer:
         return d
 
 
+class UnknownLayerError(RfzooError, KeyError):
+    """A layer name the analysis does not have (a KeyError too, for `except KeyError` callers)."""
+
+    __str__ = RfzooError.__str__  # KeyError's would quote the message
+
+
+def _unit_in(layer: Layer, unit: Any) -> list[int]:
+    """`unit` as one index per axis of the layer's output, each inside it."""
+    shape = "x".join("-" if n is None else str(n) for n in layer.output_size)
+    try:
+        coords = [operator.index(u) for u in unit]
+    except TypeError:
+        raise RfzooError(f"a unit is one whole number per axis of layer {layer.name!r} ({shape}), "
+                         f"not {unit!r}") from None
+    if len(coords) != len(layer.output_size):
+        raise RfzooError(f"unit {tuple(coords)} has {len(coords)} coordinates; layer {layer.name!r} "
+                         f"has {len(layer.output_size)} axes ({shape})")
+    if any(n is not None and not 0 <= u < n for u, n in zip(coords, layer.output_size, strict=True)):
+        raise RfzooError(f"unit {tuple(coords)} is outside layer {layer.name!r}, whose output is {shape}")
+    return coords
+
+
 def _numbers(values: list[float] | None) -> list[float | int] | None:
     return None if values is None else [round_float(v) for v in values]
 
@@ -86,7 +121,9 @@ class Analysis:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise KeyError(name)
+        close = difflib.get_close_matches(str(name), [layer.name for layer in self.layers], n=3)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise UnknownLayerError(f"no layer {name!r} in {self.model}{hint}")
 
     def fx_node(self, name: str) -> str:
         """The fx node name of a layer (for running the GraphModule up to it)."""
@@ -94,7 +131,8 @@ class Analysis:
 
     def unit_box(self, name: str, unit: tuple[int, ...] | list[int]) -> list[tuple[int, int] | None]:
         """Inclusive input-pixel box per axis of one unit of a layer (local RF, global paths ignored)."""
-        return self.engine.unit_box(name, list(unit))
+        layer = self.layer(name)
+        return self.engine.unit_box(name, _unit_in(layer, unit))
 
     def global_context_nodes(self) -> set[str]:
         """Layers whose output depends on every position only (global pooling, attention, ...)."""
@@ -209,27 +247,80 @@ def analyze(
 
     `model_or_name` is an nn.Module or a name `rfzoo.models.resolve` understands.
     `input_size` is one int (square/cubic) or the spatial sizes; default from the
-    library's metadata. With `allow_partial`, an op no rule knows ends the analysis of
-    the layers that depend on it (status "partial") instead of raising.
+    library's metadata (224 per axis for other models). `in_channels` defaults to the
+    library's metadata, else to what the layer that reads the input expects. With
+    `allow_partial`, an op no rule knows ends the analysis of the layers that depend on
+    it (status "partial") instead of raising. The caller's module keeps its training flags.
     """
+    sizes = None if input_size is None else parse_input_size(input_size)
+    channels = None if in_channels is None else check_in_channels(in_channels)
     if isinstance(model_or_name, str):
-        spec = resolve(model_or_name)
-        default = spec.default_input_size()
-        size = _normalize_size(input_size, len(default)) if input_size is not None else default
-        channels = in_channels or spec.in_channels
-        model, gm, values = _build_and_trace(spec, size, channels)
-        label, source = spec.full_name, spec.source
-    else:
+        return _analyze_named(resolve(model_or_name), sizes, channels, allow_partial)
+    if not isinstance(model_or_name, nn.Module):
+        raise RfzooError(f"analyze takes an nn.Module or a model name, not {type(model_or_name).__name__}")
+    with _training_flags_kept(model_or_name):
         model = model_or_name.eval()
         source = "timm" if type(model).__module__.startswith("timm.") else "user"
-        channels = in_channels or _guess_in_channels(model)
-        naxes = _guess_naxes(model)
-        size = _normalize_size(input_size if input_size is not None else 224, naxes)
         gm = trace(model, source)
+        size, channels = graph_input(gm, sizes, channels)
         device, dtype = _device_of(model)
         values = _shapes_or_explain(gm, size, channels, device, dtype)
-        label = f"user/{type(model).__name__}"
-    return _analyze_traced(label, source, gm, values, size, channels, allow_partial)
+        return _analyze_traced(f"user/{type(model).__name__}", source, gm, values, size, channels, allow_partial)
+
+
+def _analyze_named(spec: ModelSpec, sizes: tuple[int, ...] | None, in_channels: int | None,
+                   allow_partial: bool) -> Analysis:
+    """Build on the meta device (no memory, no init cost); fall back to CPU where meta fails."""
+    if spec.source != "user":  # the library's metadata: sizes are checked before building
+        size, channels = library_input(spec, sizes, in_channels)
+    last_error: Exception | None = None
+    for device in ("meta", "cpu"):
+        try:
+            model = spec.build(device)
+        except RfzooError as err:
+            last_error = err
+            continue
+        gm = trace(model, spec.source)
+        if spec.source == "user":
+            size, channels = graph_input(gm, sizes, in_channels)
+        try:
+            values = _shapes_or_explain(gm, size, channels, torch.device(device))
+        except InputTooSmallError:
+            raise
+        except RfzooError as err:
+            last_error = err
+            continue
+        return _analyze_traced(spec.full_name, spec.source, gm, values, size, channels, allow_partial)
+    assert last_error is not None
+    raise last_error
+
+
+def library_input(spec: ModelSpec, sizes: tuple[int, ...] | None,
+                  in_channels: int | None) -> tuple[tuple[int, ...], int]:
+    """Input size and channels of a torchvision or timm model: the caller's, else its metadata."""
+    default = spec.default_input_size()
+    size = fit_axes(sizes, len(default)) if sizes else default
+    return size, in_channels if in_channels is not None else spec.in_channels
+
+
+def graph_input(gm: fx.GraphModule, sizes: tuple[int, ...] | None,
+                in_channels: int | None) -> tuple[tuple[int, ...], int]:
+    """Input size and channels of a model without metadata: the caller's, else read from
+    the layers that take the input (224 per spatial axis)."""
+    naxes = input_axes(gm)
+    size = fit_axes(sizes, naxes) if sizes else (DEFAULT_IMAGE_SIZE,) * naxes
+    return size, in_channels if in_channels is not None else input_channels(gm, naxes)
+
+
+@contextlib.contextmanager
+def _training_flags_kept(model: nn.Module) -> Iterator[None]:
+    """The analysis runs the model in eval mode; the caller's flags come back afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for module, training in flags:
+            module.training = training
 
 
 def _analyze_traced(label: str, source: str, gm: fx.GraphModule, values: dict[fx.Node, Any],
@@ -273,61 +364,10 @@ def _layer(engine: ReceptiveFieldEngine, rec: NodeRF, built: BuiltGraph, naxes: 
     )
 
 
-def _normalize_size(size: int | tuple[int, ...] | list[int], naxes: int) -> tuple[int, ...]:
-    if isinstance(size, int):
-        return (size,) * naxes
-    size = tuple(int(s) for s in size)
-    if len(size) == 1:
-        return size * naxes
-    if naxes == 3 and len(size) == 2:  # video: keep the default clip length? caller passes T explicitly
-        raise RfzooError("this model takes a clip: give T H W")
-    return size
-
-
-def _guess_in_channels(model: nn.Module) -> int:
-    for m in model.modules():
-        if isinstance(m, nn.modules.conv._ConvNd):
-            return m.in_channels
-        if isinstance(m, nn.Linear):
-            return m.in_features
-    return 3
-
-
-def _guess_naxes(model: nn.Module) -> int:
-    for m in model.modules():
-        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
-            return 1
-        if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
-            return 3
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            return 2
-    return 2
-
-
 def _device_of(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     for p in model.parameters():
         return p.device, p.dtype
     return torch.device("cpu"), torch.float32
-
-
-def _build_and_trace(spec: ModelSpec, size: tuple[int, ...], channels: int):
-    """Build on the meta device (no memory, no init cost); fall back to CPU where meta fails."""
-    last_error: Exception | None = None
-    for device in ("meta", "cpu"):
-        try:
-            model = spec.build(device)
-        except RfzooError as err:
-            last_error = err
-            continue
-        gm = trace(model, spec.source)
-        try:
-            return model, gm, _shapes_or_explain(gm, size, channels, torch.device(device))
-        except InputTooSmallError:
-            raise
-        except RfzooError as err:
-            last_error = err
-    assert last_error is not None
-    raise last_error
 
 
 def _example(size: tuple[int, ...], channels: int, device: torch.device,

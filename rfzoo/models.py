@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import sys
@@ -32,6 +33,10 @@ class ModelSpec:
 
     @property
     def full_name(self) -> str:
+        """The model's label: `user/nets.py:Net` for `path/to/nets.py:Net` (no path, no `//`)."""
+        if self.source == "user":
+            target, _, attr = self.name.rpartition(":")
+            return f"user/{Path(target).name}:{attr}" if _is_path(target) else f"user/{self.name}"
         return f"{self.source}/{self.name}"
 
     def build(self, device: str = "meta") -> nn.Module:
@@ -140,26 +145,38 @@ def _factory(spec: ModelSpec) -> Callable[[], Any]:
 def _user_factory(ref: str) -> Callable[[], Any]:
     target, _, attr = ref.rpartition(":")
     try:
-        if target.endswith(".py") or "/" in target:
-            path = Path(target)
-            if not path.is_file():
-                raise UnknownModelError(f"no such file {target!r}")
-            module_name = f"rfzoo_user_{abs(hash(path.resolve()))}"
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
+        module = _load_file(target) if _is_path(target) else importlib.import_module(target)
     except RfzooError:
         raise
-    except Exception as err:
-        raise UnknownModelError(f"cannot import {target!r}: {type(err).__name__}: {err}") from None
+    except (Exception, SystemExit) as err:  # a user file may raise anything, sys.exit() included
+        raise UnknownModelError(f"cannot import {target!r}: {_first_line(err)}") from None
     factory = getattr(module, attr, None)
     if factory is None:
         raise UnknownModelError(f"{target!r} has no attribute {attr!r}")
     return factory
+
+
+def _is_path(target: str) -> bool:
+    return target.endswith(".py") or "/" in target
+
+
+def _load_file(target: str) -> Any:
+    """Run a python file as a fresh module (whatever its suffix: the loader is explicit)."""
+    path = Path(target)
+    if not path.is_file():
+        raise UnknownModelError(f"no such file {target!r}")
+    module_name = f"rfzoo_user_{abs(hash(path.resolve()))}"
+    loader = importlib.machinery.SourceFileLoader(module_name, str(path))
+    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[module_name] = module
+    loader.exec_module(module)
+    return module
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 def _torchvision_input_size(name: str) -> tuple[int, ...]:

@@ -9,12 +9,14 @@ extraction tracer is deliberately not used: by default it makes every
 from __future__ import annotations
 
 import inspect
+import re
+from fractions import Fraction
 from typing import Any
 
 import torch
 from torch import fx, nn
 
-from rfzoo.errors import InputTooSmallError, UntraceableModelError
+from rfzoo.errors import InputTooSmallError, RfzooError, UntraceableModelError
 
 # timm notrace modules that rfzoo traces through anyway, each with why that is exact.
 TRACED_THROUGH = {
@@ -50,7 +52,39 @@ def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
         graph = tracer.trace(model, concrete_args=_plain_default_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
-    return fx.GraphModule(tracer.root, graph, type(model).__name__)
+    root = _codegen_safe_root(tracer.root, graph)
+    try:
+        gm = fx.GraphModule(root, graph, type(model).__name__)
+    except Exception as err:  # fx generates and compiles python code for the graph
+        raise UntraceableModelError(f"torch.fx cannot compile {type(model).__name__}: {_one_line(err)}") from None
+    gm.training = tracer.root.training
+    return gm
+
+
+def _codegen_safe_root(root: nn.Module, graph: fx.Graph) -> nn.Module | dict[str, Any]:
+    """fx writes submodule paths into its generated code between double quotes, so a path
+    holding a quote or a backslash (`add_module('say "hi"', ...)`) is a SyntaxError. Such
+    nodes get a plain target; the original path stays in meta for layer names."""
+    refs = [n for n in graph.nodes if n.op in ("call_module", "get_attr")]
+    if all(_codegen_safe(str(n.target)) for n in refs):
+        return root
+    attributes: dict[str, Any] = {}
+    taken = {str(n.target) for n in refs}
+    for node in refs:
+        value = _attr(root, node)
+        if not _codegen_safe(str(node.target)):
+            node.meta["rfzoo_target"] = str(node.target)
+            plain = re.sub(r"\W", "_", str(node.target))  # one flat name: no new nested attributes
+            while plain in taken:
+                plain += "_"
+            node.target = plain
+            taken.add(plain)
+        attributes[str(node.target)] = value
+    return attributes
+
+
+def _codegen_safe(path: str) -> bool:
+    return path.isprintable() and '"' not in path and "\\" not in path
 
 
 def _plain_default_args(model: nn.Module) -> dict[str, Any] | None:
@@ -109,7 +143,10 @@ class _NodeFailure(Exception):
 
 
 def node_path(node: fx.Node) -> str:
-    return str(node.target) if node.op == "call_module" else node.name
+    """A module's path as the user wrote it, else the fx node's name."""
+    if node.op == "call_module":
+        return str(node.meta.get("rfzoo_target", node.target))
+    return node.name
 
 
 def propagate(gm: fx.GraphModule, example: torch.Tensor) -> dict[fx.Node, Any]:
@@ -142,3 +179,210 @@ def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     name = type(err).__name__
     return f"{name}: {text[:300]}" if text else name
+
+
+# -- what the model's input is: its spatial axes and channels, read from the graph --------------
+
+# Ops after which a tensor's channels are no longer a multiple of the input's we can follow.
+_CHANNEL_MIXERS = frozenset({
+    "view", "reshape", "flatten", "unflatten", "permute", "transpose", "movedim", "moveaxis",
+    "swapaxes", "squeeze", "unsqueeze", "stack", "einsum", "matmul", "bmm", "mm", "unfold", "fold",
+    "split", "chunk", "tensorsplit", "unbind", "expand", "expandas", "repeat", "narrow", "indexselect",
+    "gather", "sum", "mean", "amax", "amin", "max", "min", "prod", "std", "var", "norm", "logsumexp",
+    "multiheadattention", "lstm", "gru", "rnn", "embedding",
+})
+# Ops that read the input's shape, not its values: they carry no channels.
+_SHAPE_QUERIES = frozenset({"getattr", "size", "dim", "numel"})
+
+_GIVE_CHANNELS = "pass in_channels= (--in-channels N)"
+# A tensor's channels as a multiple of the input's, or (str) the op after which that is unknown.
+Factor = Fraction | str
+
+
+def input_axes(gm: fx.GraphModule) -> int:
+    """Spatial axes of the input: those of the first op on its path that has a dimension
+    (Conv1d, max_pool3d, BatchNorm2d, ...); 2 when none does."""
+    reached: set[fx.Node] = set()
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if not reached:
+                reached.add(node)
+            continue
+        if not any(n in reached for n in node.all_input_nodes):
+            continue
+        reached.add(node)
+        dims = _op_dims(gm, node)
+        if dims:
+            return dims
+    return 2
+
+
+def input_channels(gm: fx.GraphModule, naxes: int) -> int:
+    """The input's channels, from the first op on its path that expects a known number
+    (a convolution or a norm layer), accounting for channel-changing ops on the way
+    (pixel_unshuffle, a space-to-depth cat of slices). Raises a one-line error
+    naming `in_channels=` when the path hides the count; 3 when nothing reads it."""
+    factors: dict[fx.Node, Factor] = {}
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if not factors:
+                factors[node] = Fraction(1)
+            continue
+        if not any(n in factors for n in node.all_input_nodes) or _op_name(gm, node) in _SHAPE_QUERIES:
+            continue
+        data = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+        expected = _expected_channels(gm, node)
+        if expected is not None and data in factors:
+            return _channels_from(expected, factors[data], _describe(gm, node))
+        features = _linear_features(gm, node)
+        if features is not None and data in factors:
+            raise _not_an_image(features, factors[data], _describe(gm, node))
+        factors[node] = _factor(gm, node, factors, naxes)
+    return 3
+
+
+def _op_name(gm: fx.GraphModule, node: fx.Node) -> str:
+    """Normalized op name: Conv2d, conv2d and conv_2d all read "conv2d"."""
+    if node.op == "call_module":
+        name = type(gm.get_submodule(str(node.target))).__name__
+    elif node.op == "call_method":
+        name = str(node.target)
+    else:
+        name = getattr(node.target, "__name__", str(node.target))
+    return name.lower().replace("_", "")
+
+
+def _describe(gm: fx.GraphModule, node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"{type(gm.get_submodule(str(node.target))).__name__} {str(node.target)!r}"
+    return repr(node.name)
+
+
+def _op_dims(gm: fx.GraphModule, node: fx.Node) -> int | None:
+    if node.op == "call_module":
+        module = gm.get_submodule(str(node.target))
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return len(module.kernel_size)
+    name = _op_name(gm, node)
+    if name in ("pixelshuffle", "pixelunshuffle"):
+        return 2
+    found = re.search(r"([123])d$", name)
+    return int(found.group(1)) if found else None
+
+
+def _expected_channels(gm: fx.GraphModule, node: fx.Node) -> int | None:
+    """The channels `node` requires of its input, when it says."""
+    if node.op == "call_module":
+        module = gm.get_submodule(str(node.target))
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return module.in_channels
+        if isinstance(module, nn.modules.batchnorm._NormBase):  # BatchNorm, InstanceNorm
+            return module.num_features
+        if isinstance(module, nn.GroupNorm):
+            return module.num_channels
+        return None
+    if node.op == "call_function" and _op_name(gm, node) in ("conv1d", "conv2d", "conv3d"):
+        weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
+        if isinstance(weight, fx.Node) and weight.op == "get_attr":
+            groups = node.args[6] if len(node.args) > 6 else node.kwargs.get("groups", 1)
+            return int(_attr(gm, weight).shape[1]) * int(groups)
+    return None
+
+
+def _linear_features(gm: fx.GraphModule, node: fx.Node) -> int | None:
+    if node.op == "call_module":
+        module = gm.get_submodule(str(node.target))
+        return module.in_features if isinstance(module, nn.Linear) else None
+    if node.op == "call_function" and _op_name(gm, node) == "linear":
+        weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
+        if isinstance(weight, fx.Node) and weight.op == "get_attr":
+            return int(_attr(gm, weight).shape[1])
+    return None
+
+
+def _attr(root: nn.Module, node: fx.Node) -> Any:
+    value: Any = root
+    for part in str(node.target).split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _channels_from(expected: int, factor: Factor, reader: str) -> int:
+    if isinstance(factor, str):
+        raise RfzooError(
+            f"cannot tell how many channels the model's input has: it reaches {reader} "
+            f"(which expects {expected}) through {factor}; {_GIVE_CHANNELS}"
+        )
+    channels = Fraction(expected) / factor
+    if channels.denominator != 1 or channels < 1:
+        raise RfzooError(
+            f"cannot tell how many channels the model's input has: {reader} expects {expected}, "
+            f"which is not {factor} times a whole number; {_GIVE_CHANNELS}"
+        )
+    return int(channels)
+
+
+def _not_an_image(features: int, factor: Factor, reader: str) -> RfzooError:
+    if isinstance(factor, str):  # flattened (or reshaped) on the way
+        return RfzooError(
+            f"the model's input reaches {reader} ({features} features) through {factor} before any "
+            f"convolution: {_GIVE_CHANNELS} and an input size whose channels x pixels make {features}"
+        )
+    return RfzooError(
+        f"the model's input goes into the linear layer {reader} ({features} features) before any convolution, "
+        "so its last axis holds features, not pixels: rfzoo needs an image input (batch, channels, spatial axes)"
+    )
+
+
+def _factor(gm: fx.GraphModule, node: fx.Node, factors: dict[fx.Node, Factor], naxes: int) -> Factor:
+    """`node`'s channels as a multiple of the input's."""
+    known = [factors[n] for n in node.all_input_nodes if n in factors]
+    lost = next((f for f in known if isinstance(f, str)), None)
+    if lost is not None:
+        return lost
+    name = _op_name(gm, node)
+    first = known[0]
+    if name in ("pixelunshuffle", "pixelshuffle"):
+        scale = _pixel_shuffle_scale(gm, node)
+        if scale is None:
+            return _describe(gm, node)
+        return first * scale**2 if name == "pixelunshuffle" else first / scale**2
+    if name in ("cat", "concat", "concatenate"):
+        return _cat_factor(gm, node, factors, naxes)
+    if name == "getitem":
+        return first if _keeps_channel_axis(node.args[1], naxes) else _describe(gm, node)
+    if name in _CHANNEL_MIXERS or any(f != first for f in known):
+        return _describe(gm, node)
+    return first  # elementwise and per-channel ops keep the channels
+
+
+def _pixel_shuffle_scale(gm: fx.GraphModule, node: fx.Node) -> int | None:
+    if node.op == "call_module":
+        module = gm.get_submodule(str(node.target))
+        return getattr(module, "downscale_factor", None) or getattr(module, "upscale_factor", None)
+    scale = node.args[1] if len(node.args) > 1 else next(iter(node.kwargs.values()), None)
+    return scale if isinstance(scale, int) else None
+
+
+def _cat_factor(gm: fx.GraphModule, node: fx.Node, factors: dict[fx.Node, Factor], naxes: int) -> Factor:
+    tensors = node.args[0] if node.args else node.kwargs.get("tensors", ())
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    parts = [factors.get(t) if isinstance(t, fx.Node) else None for t in tensors]
+    if not isinstance(dim, int) or any(p is None for p in parts):
+        return _describe(gm, node)  # a constant's channels join in, or the axis is unknown
+    if dim % (naxes + 2) == 1:  # along channels: a space-to-depth stem (Focus) adds them up
+        return sum(parts, Fraction(0))  # type: ignore[arg-type]
+    return parts[0] if all(p == parts[0] for p in parts) else _describe(gm, node)
+
+
+def _keeps_channel_axis(index: Any, naxes: int) -> bool:
+    """Whether `x[index]` keeps every channel of an input with `naxes` spatial axes."""
+    if isinstance(index, slice):
+        return True  # slices the batch
+    if not isinstance(index, tuple) or any(i is None or isinstance(i, fx.Node) for i in index):
+        return False
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        filler = (slice(None),) * max(0, naxes + 2 - (len(index) - 1))
+        index = index[:at] + filler + index[at + 1:]
+    return len(index) < 2 or index[1] == slice(None)

@@ -20,6 +20,7 @@ import torch.fx
 from torch import nn
 
 from rfzoo.errors import RfzooError
+from rfzoo.input_size import check_in_channels, fit_axes, parse_input_size
 from rfzoo.probe.effective import combine_axes, erf_entry
 from rfzoo.probe.erf import erf_maps, erf_metrics
 from rfzoo.probe.heatmap import encode_heatmap
@@ -48,40 +49,45 @@ class Prepared:
 
 
 def prepare(
-    model_or_name: nn.Module | str | Any, *, weights: str | Path | None = None, seed: int = 0
+    model_or_name: nn.Module | str | Any,
+    *,
+    weights: str | Path | None = None,
+    seed: int = 0,
+    in_channels: int | None = None,
 ) -> Prepared:
     """Build (CPU), set the parameters, trace. Accepts a name, a `ModelSpec` or an `nn.Module`.
 
     A module given by the caller is deep-copied first: the probe re-randomizes
     parameters and must not touch the caller's model.
     """
-    from rfzoo.analysis import _guess_in_channels, _guess_naxes, analyze
+    from rfzoo.analysis import analyze, graph_input, library_input
     from rfzoo.models import ModelSpec, resolve
     from rfzoo.trace import trace
 
+    spec = None
     if isinstance(model_or_name, nn.Module):
         model = copy.deepcopy(model_or_name).to("cpu").eval()
         source = "timm" if type(model).__module__.startswith("timm.") else "user"
         label = f"user/{type(model).__name__}"
-        in_channels = _guess_in_channels(model)
-        default_size: tuple[int, ...] = (224,) * _guess_naxes(model)  # analyze's default
-
-        def analyze_at(size: tuple[int, ...]) -> AnalysisLike:
-            return analyze(model, size)
+        target: nn.Module | str = model
     else:
         spec = model_or_name if isinstance(model_or_name, ModelSpec) else resolve(model_or_name)
         model = _build(spec, random=weights is None)
-        source, label, in_channels = spec.source, spec.full_name, spec.in_channels
-        name = spec.name if spec.source == "user" else spec.full_name
-        default_size = tuple(spec.default_input_size())
-
-        def analyze_at(size: tuple[int, ...]) -> AnalysisLike:
-            return analyze(name, size)
+        source, label = spec.source, spec.full_name
+        target = spec.name if spec.source == "user" else spec.full_name
 
     label_weights = prepare_weights_(model, weights, seed)
     model.eval().requires_grad_(False)  # only input gradients are measured
     gm = trace(model, source)
-    return Prepared(label, gm, in_channels, memoized(analyze_at), label_weights, default_size)
+    if spec is None or spec.source == "user":  # no metadata: read the input from the graph
+        default_size, channels = graph_input(gm, None, in_channels)
+    else:
+        default_size, channels = library_input(spec, None, in_channels)
+
+    def analyze_at(size: tuple[int, ...]) -> AnalysisLike:
+        return analyze(target, size, in_channels=channels)
+
+    return Prepared(label, gm, channels, memoized(analyze_at), label_weights, tuple(default_size))
 
 
 def _build(spec: Any, *, random: bool) -> nn.Module:
@@ -199,6 +205,7 @@ def gradient_map(
     seed: int = 0,
     detach_global: bool = True,
     max_cells: int = 64,
+    in_channels: int | None = None,
 ) -> GradientMap:
     """Effective RF of the center unit of `node` (default: the last stage) at `input_size`.
 
@@ -214,6 +221,7 @@ def gradient_map(
         detach_global=detach_global,
         max_cells=max_cells,
         last_stage_only=node is None,
+        in_channels=in_channels,
     )
     return result
 
@@ -229,10 +237,14 @@ def gradient_maps(
     detach_global: bool = True,
     max_cells: int = 64,
     last_stage_only: bool = False,
+    in_channels: int | None = None,
 ) -> list[GradientMap]:
     """`gradient_map` for several layers (default: every stage) from one forward pass."""
-    prepared = prepare(model_or_name, weights=weights, seed=seed)
-    analysis = _analysis_for(prepared, input_size)
+    sizes = None if input_size is None else parse_input_size(input_size)  # before the model is built
+    if in_channels is not None:
+        in_channels = check_in_channels(in_channels)
+    prepared = prepare(model_or_name, weights=weights, seed=seed, in_channels=in_channels)
+    analysis = prepared.analyze_at(fit_axes(sizes, len(prepared.default_size)) if sizes else prepared.default_size)
     names = stage_names(analysis)
     if nodes is None:
         if not names:
@@ -282,13 +294,3 @@ def gradient_maps(
             )
         )
     return results
-
-
-def _analysis_for(
-    prepared: Prepared, input_size: int | tuple[int, ...] | list[int] | None
-) -> AnalysisLike:
-    if input_size is None:
-        return prepared.analyze_at(prepared.default_size)
-    if isinstance(input_size, int):
-        input_size = (input_size,) * len(prepared.default_size)
-    return prepared.analyze_at(tuple(int(s) for s in input_size))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", metavar="S", help="one layer name (default: every stage)")
     p.add_argument("--png", metavar="FILE", help="write the heat map of the stage (or last stage)")
     p.add_argument("--input-size", nargs="+", type=int, metavar="N", help="N, or H W")
+    p.add_argument("--in-channels", type=int, metavar="N",
+                   help="input channels (default: the library's, else what the first layer expects)")
     p.add_argument("--weights", metavar="PATH", help="a state dict saved with torch.save")
     p.add_argument("--samples", type=int, default=8, help="random inputs averaged (default 8)")
     p.add_argument("--seed", type=int, default=0)
@@ -32,17 +37,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise RfzooError("--samples must be at least 1")
-    size = None
-    if args.input_size:
-        size = args.input_size[0] if len(args.input_size) == 1 else tuple(args.input_size)
-    maps = gradient_maps(
-        args.name,
-        [args.stage] if args.stage else None,
-        size,
-        weights=args.weights,
-        samples=args.samples,
-        seed=args.seed,
-    )
+    if args.png:
+        _check_writable(args.png)  # before minutes of computing, not after
+    # a user model may print while it is imported, built or run: stdout holds only our output
+    with contextlib.redirect_stdout(sys.stderr):
+        maps = gradient_maps(
+            args.name,
+            [args.stage] if args.stage else None,
+            args.input_size,
+            weights=args.weights,
+            samples=args.samples,
+            seed=args.seed,
+            in_channels=args.in_channels,
+        )
     first = maps[0]
     weights_note = (
         f"weights: {first.weights}" if first.weights != "random" else f"weights: {first.init}"
@@ -80,6 +87,22 @@ def run(args: argparse.Namespace) -> int:
             )
     if args.png:
         chosen = maps[-1]
-        path = write_png(chosen.crop(), args.png)
+        try:
+            path = write_png(chosen.crop(), args.png)
+        except OSError as err:
+            raise RfzooError(f"cannot write --png {args.png}: {err.strerror or err}") from None
         print(f"wrote {path} ({chosen.node}, RF box {chosen.rf_box})", file=sys.stderr)
     return 0
+
+
+def _check_writable(png: str) -> None:
+    from rfzoo.errors import RfzooError
+
+    path = Path(png)
+    if path.is_dir():
+        raise RfzooError(f"--png {png} is a folder: give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise RfzooError(f"--png {png}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise RfzooError(f"--png {png}: folder {folder} is not writable")

@@ -138,7 +138,18 @@ def load_weights_(model: nn.Module, path: str | Path) -> nn.Module:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:2])
         raise WeightsError(f"weights {path} do not fit the model: {detail[:300]}") from None
+    _check_finite(model, path)
     return model
+
+
+def _check_finite(model: nn.Module, path: Path) -> None:
+    """NaN or infinite weights would make every gradient map NaN: say so before computing."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            if bool(torch.isnan(tensor).any()):
+                raise WeightsError(f"weights {path} hold NaN in {name}")
+            if bool(torch.isinf(tensor).any()):
+                raise WeightsError(f"weights {path} hold infinite values in {name}")
 
 
 def prepare_weights_(model: nn.Module, weights: str | Path | None, seed: int = 0) -> str:
