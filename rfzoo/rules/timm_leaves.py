@@ -1,5 +1,5 @@
 """timm leaf modules with a local structure inside: window attention (EfficientViT-MSRA,
-TinyViT, Twins) and MobileNetV5's multi-scale fusion adapter.
+TinyViT, Twins), MobileNetV5's multi-scale fusion adapter, NaFlexViT's patch embedding.
 
 timm keeps these opaque to fx (their forward branches on the input size), so each rule
 reads the module's configuration and the traced sizes and states, per axis, exactly
@@ -30,8 +30,9 @@ class Chain:
     """Several transforms applied in a row inside one leaf, `parts` listed from the output
     back to the input: unit i reads parts[-1].back(... parts[0].back(i)).
 
-    Every transform is monotone, so the composition is too: the engine treats it like
-    any other position-dependent transform (mapping concrete units back).
+    Each part maps a range of units to the hull of what it reads, so the composition does
+    too; it is monotone when every part is. The engine treats it like any other
+    position-dependent transform (mapping concrete units back).
     """
 
     parts: tuple[Any, ...]
