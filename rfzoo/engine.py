@@ -13,13 +13,13 @@ Merges take the union of their inputs' intervals (the RF is the largest over pat
 and also keep the smallest path. Once upsampling or a merge of unequal jumps is
 upstream, a unit's RF depends on its position, so the engine maps concrete output
 units back through the graph, over one period of positions, and reports the largest
-and smallest RF among them.
+and smallest RF among them (and, per position, the smallest path's RF).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -68,6 +68,10 @@ class AxisRF:
     min_hi: Fraction
     affine: bool  # same RF at every unit position, closed form holds
     period: int  # positions after which the pattern repeats
+    # unit 0's innermost ends over paths: the latest first pixel and the earliest last pixel
+    # (affine nodes only; they bound every path's interval from inside, see _lower_bound)
+    in_lo: Fraction = Fraction(0)
+    in_hi: Fraction = Fraction(0)
 
     @property
     def center(self) -> Fraction:
@@ -100,8 +104,10 @@ class ReceptiveFieldEngine:
         self.position = {name: i for i, name in enumerate(self.order)}
         self.results: dict[str, NodeRF] = {}
         # Memos of the exact pass (see map_units_back); entries never change once computed.
-        self._end_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
-        self._min_memo: dict[tuple[str, int, int, int], Fraction | float] = {}
+        self._end_memo: dict[tuple[int, int], dict[tuple[str, int], Fraction | float]] = {}  # (axis, side)
+        self._min_memo: dict[int, dict[tuple[str, int, int], Fraction | float]] = {}  # per axis
+        self._back_memo: dict[tuple[str, int], list[tuple[str, Callable[[int, int], tuple[int, int]], bool]]] = {}
+        self._closed_memo: dict[tuple[str, int], _ClosedForm | None] = {}
         self._carried_memo: dict[tuple[str, int], list[tuple[str, Transform]]] = {}
         self._rep_memo: dict[tuple[str, int], str] = {}
         self._monotone_memo: dict[tuple[str, int], bool] = {}
@@ -121,7 +127,8 @@ class ReceptiveFieldEngine:
     def _forward(self, node: GraphNode) -> NodeRF:
         if node.is_input:
             axes = [
-                AxisRF(Fraction(1), Fraction(0), Fraction(0), 1, 1, Fraction(0), Fraction(0), True, 1)
+                AxisRF(Fraction(1), Fraction(0), Fraction(0), 1, 1, Fraction(0), Fraction(0), True, 1,
+                       Fraction(0), Fraction(0))
                 for _ in range(self.naxes)
             ]
             return NodeRF(node.name, list(axes), is_global=False, depends_on_input=True)
@@ -153,7 +160,8 @@ class ReceptiveFieldEngine:
             min_hi = a.min_hi + hi_u * a.jump
             rf = int(hi - lo) + 1
             rf_min = int(min_hi - min_lo) + 1
-            return AxisRF(jump, lo, hi, rf, rf_min, min_lo, min_hi, True, a.period)
+            return AxisRF(jump, lo, hi, rf, rf_min, min_lo, min_hi, True, a.period,
+                          a.in_lo + lo_u * a.jump, a.in_hi + hi_u * a.jump)
         period = _period_after(t, a)
         # Placeholders: the exact pass over positions fills rf and rf_min.
         return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
@@ -170,6 +178,7 @@ class ReceptiveFieldEngine:
             return AxisRF(
                 states[0].jump, lo, hi, int(hi - lo) + 1, smallest.rf_min,
                 smallest.min_lo, smallest.min_hi, True, 1,
+                max(s.in_lo for s in states), min(s.in_hi for s in states),
             )
         period = math.lcm(*(s.period for s in states))
         jump = min(jumps)  # mismatched jumps: the finest grid is the node's grid
@@ -267,44 +276,74 @@ class ReceptiveFieldEngine:
             self._rep_memo[key] = rep
         return rep
 
-    def _unit_end(self, name: str, k: int, unit: int, side: int) -> Fraction | float:
-        """First (side 0) or last (side 1) input pixel of one unit, iteratively (deep graphs)."""
-        memo = self._end_memo
+    def _unit_end(self, name: str, k: int, unit: int, side: int, inner: bool = False) -> Fraction | float:
+        """First (side 0) or last (side 1) input pixel of one unit over all paths, iteratively
+        (deep graphs). `inner`: the innermost end over paths instead (the latest first pixel,
+        the earliest last pixel), or a bound from inside of it: what _lower_bound needs."""
+        memo = self._end_memo.setdefault((k, side, inner), {})
         name = self._rep(name, k)
         stack = [(name, unit)]
+        pending: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        pick = (min if side else max) if inner else (max if side else min)
         while stack:
-            nm, u = stack[-1]
-            if (nm, k, u, side) in memo:
+            key = stack[-1]
+            if key in memo:
                 stack.pop()
                 continue
-            axis = self.results[nm].axes[k]
-            assert axis is not None
-            if axis.affine:
-                memo[(nm, k, u, side)] = (axis.hi if side else axis.lo) + u * axis.jump
+            nm, u = key
+            closed = self._closed_form(nm, k)
+            if closed is not None:
+                end = (closed.in_hi if side else closed.in_lo) if inner else (closed.hi if side else closed.lo)
+                memo[key] = end + u * closed.jump
                 stack.pop()
                 continue
-            children = self._end_children(nm, k, u, side)
-            missing = [c for c in children if (c[0], k, c[1], side) not in memo]
-            if missing:
-                stack.extend(missing)
-                continue
-            values = [memo[(c[0], k, c[1], side)] for c in children]
-            memo[(nm, k, u, side)] = (max(values) if side else min(values)) if values else (
-                -math.inf if side else math.inf)
+            children = pending.get(key)
+            if children is None:
+                children = pending[key] = self._end_children(nm, k, u, side, inner)
+                missing = [c for c in children if c not in memo]
+                if missing:
+                    stack.extend(missing)
+                    continue
+            values = [memo[c] for c in children]
+            memo[key] = pick(values) if values else (-math.inf if side else math.inf)
             stack.pop()
-        return memo[(name, k, unit, side)]
+        return memo[(name, unit)]
 
-    def _end_children(self, name: str, k: int, unit: int, side: int) -> list[tuple[str, int]]:
+    def _end_children(self, name: str, k: int, unit: int, side: int, inner: bool) -> list[tuple[str, int]]:
         """The (node, unit) pairs whose first (last) pixel can be the unit's first (last) pixel."""
         children = []
-        for src, t in self._carried(name, k):
-            rep = self._rep(src, k)
-            a, b = t.back(unit, unit)
-            if self._monotone(rep, k):
+        for rep, back, monotone in self._back_edges(name, k):
+            a, b = back(unit, unit)
+            if monotone or inner:  # inner: a path's first pixel is at most that of unit a (bound)
                 children.append((rep, b if side else a))
             else:  # after bicubic taps the end pixel of a range may come from any of its units
                 children.extend((rep, v) for v in range(a, b + 1))
         return children
+
+    def _back_edges(self, name: str, k: int) -> list[tuple[str, Callable[[int, int], tuple[int, int]], bool]]:
+        """Per carried edge: the source's representative, the transform's back map, and
+        whether the source's unit ends move monotonically."""
+        key = (name, k)
+        found = self._back_memo.get(key)
+        if found is None:
+            found = []
+            for src, t in self._carried(name, k):
+                rep = self._rep(src, k)
+                found.append((rep, t.back, self._monotone(rep, k)))
+            self._back_memo[key] = found
+        return found
+
+    def _closed_form(self, name: str, k: int) -> _ClosedForm | None:
+        """An affine node's unit-0 hull, smallest-path size and jump (ints where exact: fast)."""
+        key = (name, k)
+        if key not in self._closed_memo:
+            axis = self.results[name].axes[k]
+            assert axis is not None
+            self._closed_memo[key] = _ClosedForm(
+                _int_if_whole(axis.lo), _int_if_whole(axis.hi), _int_if_whole(axis.min_hi - axis.min_lo + 1),
+                _int_if_whole(axis.jump), _int_if_whole(axis.in_lo), _int_if_whole(axis.in_hi),
+            ) if axis.affine else None
+        return self._closed_memo[key]
 
     def _monotone(self, name: str, k: int) -> bool:
         """Do the end pixels of the node's units move monotonically with the unit's position?"""
@@ -319,29 +358,50 @@ class ReceptiveFieldEngine:
         return found
 
     def _smallest(self, name: str, k: int, lo: int, hi: int) -> Fraction | float:
-        """Smallest input interval over paths from units lo..hi of `name` (its size in pixels)."""
-        memo = self._min_memo
-        name = self._rep(name, k)
-        stack = [(name, lo, hi)]
-        while stack:
-            nm, a, b = stack[-1]
-            if (nm, k, a, b) in memo:
-                stack.pop()
+        """Smallest input interval over paths from units lo..hi of `name` (its size in pixels).
+
+        Branch and bound over the graph, iteratively (deep graphs): a state (node, range)
+        tries its inputs in the order of a lower bound on their size and skips those whose
+        bound is no better than the best found. Every state's value is exact (the bound only
+        prunes within the state), so the memo serves every later query.
+        """
+        memo = self._min_memo.setdefault(k, {})
+        root = (self._rep(name, k), lo, hi)
+        frames: list[list] = [[root, None, 0, math.inf]]  # state, children by bound, next child, best
+        while frames:
+            frame = frames[-1]
+            state, children, i, best = frame
+            if state in memo:
+                frames.pop()
                 continue
-            axis = self.results[nm].axes[k]
-            assert axis is not None
-            if axis.affine:
-                memo[(nm, k, a, b)] = axis.min_hi - axis.min_lo + (b - a) * axis.jump + 1
-                stack.pop()
+            if children is None:
+                nm, a, b = state
+                closed = self._closed_form(nm, k)
+                if closed is not None:
+                    memo[state] = closed.min_size + (b - a) * closed.jump
+                    frames.pop()
+                    continue
+                found = _innermost([(rep, *back(a, b)) for rep, back, _ in self._back_edges(nm, k)])
+                children = frame[1] = sorted((self._lower_bound(c, k), c) for c in found)
+            while i < len(children) and children[i][0] < best and children[i][1] in memo:
+                best = min(best, memo[children[i][1]])
+                i += 1
+            frame[2], frame[3] = i, best
+            if i < len(children) and children[i][0] < best:
+                frames.append([children[i][1], None, 0, math.inf])
                 continue
-            children = [(self._rep(src, k), *t.back(a, b)) for src, t in self._carried(nm, k)]
-            missing = [c for c in children if (c[0], k, c[1], c[2]) not in memo]
-            if missing:
-                stack.extend(missing)
-                continue
-            memo[(nm, k, a, b)] = min((memo[(c[0], k, c[1], c[2])] for c in children), default=math.inf)
-            stack.pop()
-        return memo[(name, k, lo, hi)]
+            memo[state] = best
+            frames.pop()
+        return memo[root]
+
+    def _lower_bound(self, state: tuple[str, int, int], k: int) -> Fraction | float:
+        """No path maps units a..b of the node to fewer pixels than (earliest last pixel of unit b)
+        - (latest first pixel of unit a) + 1: its interval holds both."""
+        name, a, b = state
+        closed = self._closed_form(name, k)
+        if closed is not None:
+            return closed.min_size + (b - a) * closed.jump
+        return self._unit_end(name, k, b, 1, inner=True) - self._unit_end(name, k, a, 0, inner=True) + 1
 
     def unit_box(self, name: str, unit: Sequence[int]) -> list[tuple[int, int] | None]:
         """Input-pixel box (inclusive, per axis) of one unit of node `name`: its local RF."""
@@ -393,6 +453,29 @@ class ReceptiveFieldEngine:
         while right < n - left and cut(n - 1 - right):
             right += 1
         return left + right
+
+
+@dataclass(frozen=True)
+class _ClosedForm:
+    lo: Fraction | int
+    hi: Fraction | int
+    min_size: Fraction | int
+    jump: Fraction | int
+    in_lo: Fraction | int
+    in_hi: Fraction | int
+
+
+def _int_if_whole(x: Fraction) -> Fraction | int:
+    return int(x) if x.denominator == 1 else x
+
+
+def _innermost(children: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Drop a range that contains another range of the same node: on every path it maps to
+    an interval at least as large, so it cannot be the smallest."""
+    if len(children) < 2:
+        return children
+    return [c for c in dict.fromkeys(children) if not any(
+        o[0] == c[0] and o != c and c[1] <= o[1] and o[2] <= c[2] for o in children)]
 
 
 def _period_after(t: Transform, a: AxisRF) -> int:

@@ -44,7 +44,9 @@ def _flags(layer: Layer) -> str:
     return ",".join(flags)
 
 
-COLUMNS = ("layer", "op", "size", "rf", "rf_min", "jump", "center", "eff_pad", "flags")
+# rf_min_path: the RF of the smallest path through the graph (the shortcut chain of a ResNet),
+# not the smallest RF over unit positions (that is `rf` everywhere but after upsampling).
+COLUMNS = ("layer", "op", "size", "rf", "rf_min_path", "jump", "center", "eff_pad", "flags")
 
 
 def rows(analysis: Analysis) -> list[list[str]]:
