@@ -191,8 +191,8 @@ def _export_git_catalog(spec: str, dest: Path) -> Path | None:
         raise GitRevisionError(f"unknown git revision {rev!r} in {spec!r}")
     if _git(["cat-file", "-e", f"{rev}:{path}"]).returncode:
         if _git(["cat-file", "-e", f"HEAD:{path}"]).returncode:
-            raise CatalogNotFoundError(f"no {path!r} at {rev} nor at HEAD in {spec!r}: "
-                                       "check the path")
+            where = rev if rev == "HEAD" else f"{rev} nor at HEAD"
+            raise CatalogNotFoundError(f"no {path!r} at {where} in {spec!r}: check the path")
         return None
     archive = _git(["archive", "--format=tar", rev, "--", path])
     if archive.returncode:
