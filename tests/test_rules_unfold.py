@@ -237,6 +237,20 @@ def test_a_depthwise_conv_after_space_to_depth_is_unsupported() -> None:
         analyze(SpaceToDepthConv(groups=16), 32)
 
 
+def test_a_conv_whose_channels_are_the_tokens_mixes_all_positions() -> None:
+    class TokenConv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(1, 4, 3, padding=1)
+            self.mix = nn.Conv1d(64, 64, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.mix(self.stem(x).flatten(2).transpose(1, 2))
+
+    analysis = analyze(TokenConv(), 8)
+    assert analysis.layer("mix").is_global and analysis.status == "exact"
+
+
 class TokenPool(nn.Module):
     """NextViT's key/value reduction: AvgPool1d over flattened H*W tokens."""
 

@@ -201,7 +201,7 @@ def window_spec(
 
     `mixes_channels` (a conv with one group): channels holding an axis's lowest digits
     (pixel phases after a space-to-depth) are folded into the window: the conv reads
-    whole blocks (see `layout.coarsen`). Leading dims that keep their size keep their
+    whole blocks (see `layout.coarsen`); channels holding whole axes make it global. Leading dims that keep their size keep their
     layout (the window index of a partition in the batch dim).
     """
     lay = ctx.in_layout(src)
@@ -210,8 +210,10 @@ def window_spec(
     blocks: dict[int, int] = {}
     if mixes_channels and lead >= 1 and lay[lead - 1].is_spatial:
         folded = L.coarsen(lay, {lead - 1}, shape)
-        if folded is None:
-            raise UnsupportedOpError(op, ctx.where, "channels hold digits of an axis that are not its lowest")
+        if folded is None:  # channels hold whole axes or strided digits (token-mixing convs)
+            out = L.non_spatial(shape)
+            return NodeSpec("global", f"{op} over channels that hold positions", [(src, (None,) * ctx.naxes)],
+                            out, mixes_all=True, keeps_local=False)
         lay, blocks = folded
     out_dims = [_kept(ctx, op, d, s) for d, s in zip(lay[:lead], shape[:lead], strict=False)]
     maps: list[Transform | None] = [None] * ctx.naxes
