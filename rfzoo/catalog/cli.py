@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rfzoo.catalog.sources import ModelRef
+from rfzoo.catalog import sources
 from rfzoo.errors import RfzooError, UnknownModelError
 
 
@@ -22,7 +22,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rfzoo.catalog.runner import DEFAULT_DATA_DIR
+    from rfzoo.catalog.runner import DEFAULT_DATA_DIR, WORKER_FLOOR_GB
 
     p = subparsers.add_parser(
         "build", help="build catalog data: one JSON per model, index.json and index.csv",
@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(the next build tries it again; default 600)")
     p.add_argument("--memory-gb", type=float, default=None, metavar="G",
                    help="address-space limit per worker in GB, 0 for none "
-                   "(default: 80%% of the RAM divided by --jobs)")
+                   "(default: 80%% of the RAM divided by the workers; --jobs is lowered so "
+                   f"that each gets at least the {WORKER_FLOOR_GB:g} GB a worker needs)")
     p.add_argument("--input-size", nargs="+", type=int, metavar="N",
                    help="analyze at this size (N, H W or T H W) instead of each model's default")
     p.add_argument("--retry-failed", action="store_true",
@@ -86,10 +87,8 @@ def check_build_args(args: argparse.Namespace) -> None:
         raise RfzooError("give --default, --all or model names, not several")
 
 
-def parse_names(names: list[str]) -> list[ModelRef]:
+def parse_names(names: list[str]) -> list[sources.ModelRef]:
     """Refs of the names on the command line; an unknown name is an error before any work."""
-    from rfzoo.catalog import sources
-
     refs = [sources.parse_ref(name) for name in names]
     for ref in refs:
         module = ref.name.rpartition(":")[0]
@@ -99,7 +98,6 @@ def parse_names(names: list[str]) -> list[ModelRef]:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from rfzoo.catalog import sources
     from rfzoo.catalog.runner import BuildOptions, build
 
     check_build_args(args)
