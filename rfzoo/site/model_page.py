@@ -15,7 +15,7 @@ from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_ur
 Doc = dict[str, Any]
 
 COLLAPSE_OVER = 30  # layer tables longer than this start collapsed
-LAYER_COLUMNS = ("#", "node", "op", "kind", "output", "RF", "smallest RF", "jump", "center",
+LAYER_COLUMNS = ("#", "node", "op", "kind", "output", "RF", "smallest-path RF", "jump", "center",
                  "eff. padding", "border units", "checked", "flags")
 CHECK_MARKS = {
     True: '<span class="rfz-ok" title="gradient support equals the analytic box">✓</span>',

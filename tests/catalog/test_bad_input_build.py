@@ -333,8 +333,6 @@ def test_store_and_site_name_a_model_alike(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="rfzoo/site/hooks.py reads models/<source>/<name>.json "
-                   "instead of the stored file name (rfzoo.catalog.naming.model_file)")
 def test_a_user_model_gets_a_page_in_the_site(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "tests" / "site"))
     from sitebuild import build_site
