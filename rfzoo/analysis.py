@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from rfzoo import layout as L
 from rfzoo.engine import NodeRF, ReceptiveFieldEngine
 from rfzoo.errors import InputTooSmallError, RfzooError
 from rfzoo.graph_builder import BuiltGraph, build_graph
-from rfzoo.input_size import check_in_channels, fit_axes, parse_input_size
+from rfzoo.input_size import InputSizeError, check_in_channels, fit_axes, parse_input_size
 from rfzoo.models import DEFAULT_IMAGE_SIZE, ModelSpec, resolve
 from rfzoo.schema import SCHEMA_VERSION, round_float
 from rfzoo.trace import (
@@ -375,8 +376,16 @@ def _example(size: tuple[int, ...], channels: int, device: torch.device,
     return torch.zeros(1, channels, *size, device=device, dtype=dtype)
 
 
+# The meta device only computes shapes; on a real device a huge input runs for minutes or
+# exhausts memory (1 GiB of float32 input, and the activations are larger still).
+MAX_REAL_INPUT_ELEMENTS = 2**28
+
+
 def _shapes_or_explain(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
                        device: torch.device, dtype: torch.dtype = torch.float32) -> dict[fx.Node, Any]:
+    if device.type != "meta" and channels * math.prod(size) > MAX_REAL_INPUT_ELEMENTS:
+        raise InputSizeError(f"input {channels}x{'x'.join(map(str, size))} is too large to run on "
+                             f"the {device.type} (over {MAX_REAL_INPUT_ELEMENTS:,} values): give a smaller input size")
     try:
         return propagate(gm, _example(size, channels, device, dtype))
     except _NodeFailure as failure:

@@ -71,7 +71,7 @@ def _codegen_safe_root(root: nn.Module, graph: fx.Graph) -> nn.Module | dict[str
     attributes: dict[str, Any] = {}
     taken = {str(n.target) for n in refs}
     for node in refs:
-        value = _attr(root, node)
+        value = _attr(root, str(node.target))
         if not _codegen_safe(str(node.target)):
             node.meta["rfzoo_target"] = str(node.target)
             plain = re.sub(r"\W", "_", str(node.target))  # one flat name: no new nested attributes
@@ -189,8 +189,11 @@ _CHANNEL_MIXERS = frozenset({
     "swapaxes", "squeeze", "unsqueeze", "stack", "einsum", "matmul", "bmm", "mm", "unfold", "fold",
     "split", "chunk", "tensorsplit", "unbind", "expand", "expandas", "repeat", "narrow", "indexselect",
     "gather", "sum", "mean", "amax", "amin", "max", "min", "prod", "std", "var", "norm", "logsumexp",
-    "multiheadattention", "lstm", "gru", "rnn", "embedding",
+    "multiheadattention", "lstm", "gru", "rnn", "embedding", "embeddingbag", "bilinear", "transformer",
+    "transformerencoder", "transformerdecoder", "transformerencoderlayer", "transformerdecoderlayer",
 })
+# Convolutions as functions; one whose weight cannot be found hides the input's channels.
+_FUNCTIONAL_CONVS = frozenset({"conv1d", "conv2d", "conv3d"})
 # Ops that read the input's shape, not its values: they carry no channels.
 _SHAPE_QUERIES = frozenset({"getattr", "size", "dim", "numel"})
 
@@ -281,11 +284,23 @@ def _expected_channels(gm: fx.GraphModule, node: fx.Node) -> int | None:
         if isinstance(module, nn.GroupNorm):
             return module.num_channels
         return None
-    if node.op == "call_function" and _op_name(gm, node) in ("conv1d", "conv2d", "conv3d"):
-        weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
-        if isinstance(weight, fx.Node) and weight.op == "get_attr":
+    if node.op == "call_function" and _op_name(gm, node) in _FUNCTIONAL_CONVS:
+        weight = _functional_conv_weight(gm, node)
+        if weight is not None:
             groups = node.args[6] if len(node.args) > 6 else node.kwargs.get("groups", 1)
-            return int(_attr(gm, weight).shape[1]) * int(groups)
+            return int(weight.shape[1]) * int(groups)
+    return None
+
+
+def _functional_conv_weight(gm: fx.GraphModule, node: fx.Node) -> torch.Tensor | None:
+    weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
+    if isinstance(weight, fx.Node) and weight.op == "get_attr":
+        return _attr(gm, str(weight.target))
+    # a computed weight (timm's standardized convs): the parameter of the conv module around it
+    stack = node.meta.get("nn_module_stack") or {}
+    path, cls = next(reversed(stack.values()), ("", None))
+    if isinstance(cls, type) and issubclass(cls, nn.modules.conv._ConvNd):
+        return _attr(gm, f"{path}.weight")
     return None
 
 
@@ -296,13 +311,13 @@ def _linear_features(gm: fx.GraphModule, node: fx.Node) -> int | None:
     if node.op == "call_function" and _op_name(gm, node) == "linear":
         weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
         if isinstance(weight, fx.Node) and weight.op == "get_attr":
-            return int(_attr(gm, weight).shape[1])
+            return int(_attr(gm, str(weight.target)).shape[1])
     return None
 
 
-def _attr(root: nn.Module, node: fx.Node) -> Any:
+def _attr(root: nn.Module, path: str) -> Any:
     value: Any = root
-    for part in str(node.target).split("."):
+    for part in path.split("."):
         value = getattr(value, part)
     return value
 
@@ -351,9 +366,16 @@ def _factor(gm: fx.GraphModule, node: fx.Node, factors: dict[fx.Node, Factor], n
         return _cat_factor(gm, node, factors, naxes)
     if name == "getitem":
         return first if _keeps_channel_axis(node.args[1], naxes) else _describe(gm, node)
-    if name in _CHANNEL_MIXERS or any(f != first for f in known):
+    if name in _CHANNEL_MIXERS | _FUNCTIONAL_CONVS or any(f != first for f in known) or _foreign_leaf(gm, node):
         return _describe(gm, node)
     return first  # elementwise and per-channel ops keep the channels
+
+
+def _foreign_leaf(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """A module fx did not trace into that is not torch.nn's (a timm leaf): it may do anything."""
+    if node.op != "call_module":
+        return False
+    return not type(gm.get_submodule(str(node.target))).__module__.startswith("torch.nn")
 
 
 def _pixel_shuffle_scale(gm: fx.GraphModule, node: fx.Node) -> int | None:

@@ -106,6 +106,15 @@ def test_sizes_must_be_whole_numbers(size):
         analyze(small_net(), size)
 
 
+def test_a_huge_input_is_refused_before_it_runs_on_the_cpu(monkeypatch):
+    import rfzoo.analysis
+
+    monkeypatch.setattr(rfzoo.analysis, "MAX_REAL_INPUT_ELEMENTS", 3 * 32 * 32)
+    assert analyze(small_net(), 32).input_size == (32, 32)
+    with pytest.raises(RfzooError, match="input 3x33x32 is too large to run on the cpu"):
+        analyze(small_net(), (33, 32))
+
+
 @pytest.mark.parametrize(
     ("size", "expected"),
     [
