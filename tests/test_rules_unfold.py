@@ -275,8 +275,9 @@ def test_a_1d_pool_within_token_rows_pools_along_the_row() -> None:
     assert_agree(compare(analysis, runner, ["head"]))
 
 
-def test_a_1d_pool_that_straddles_token_rows_mixes_all_positions() -> None:
-    analysis = analyze(TokenPool(8, rows=False), 12)
+@pytest.mark.parametrize("k,size", [(8, 12), (12, 12)])  # runs across rows; whole rows
+def test_a_1d_pool_that_straddles_token_rows_mixes_all_positions(k: int, size: int) -> None:
+    analysis = analyze(TokenPool(k, rows=False), size)
     sr = analysis.layer("sr")
     assert sr.is_global and "across token rows" in sr.op
     assert analysis.status == "exact"

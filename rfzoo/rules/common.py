@@ -269,13 +269,15 @@ def _lowest_digit_pool(d: L.Dim, span: int, stride: int, pad: int, out_size: int
     if (low is None or low.axis is None or low.step != 1 or d.prefix or span != stride or pad
             or low.size % span or out_size * span != d.size):
         return None
+    if low.whole and low.size == span:  # pools a whole axis: global, as in `mixing`
+        return None
     return low.axis
 
 
 def _across_rows(ctx: RuleContext, op: str, src: fx.Node, d: L.Dim) -> NodeSpec:
-    """A 1D window over flattened tokens that straddles rows (NextViT's AvgPool1d of 16 over
-    28x28 tokens): each output averages a run of tokens that is no box, and the output has
-    no grid. Like grid attention (a strided set), the op counts as mixing all positions."""
+    """A 1D window over flattened tokens that straddles rows or covers whole rows (NextViT's
+    AvgPool1d of 16 over 28x28 tokens): each output averages a run of tokens that is no box,
+    or a whole axis. Like grid attention (a strided set), the op counts as mixing all positions."""
     out = L.non_spatial(ctx.out_shape())
     note = f"{op} pools runs of tokens across the rows of {d}: counted as global"
     return NodeSpec("global", f"{op} across token rows", [(src, same_layout_maps(ctx, src, out))], out,
