@@ -178,7 +178,7 @@ def build_document(
 
         step = "resolving the model"
         spec = resolve(ref.resolve_name)
-        if input_size is None:
+        if input_size is None and spec.source != "user":  # a user model's axes come from its graph
             input_size = list(spec.default_input_size())
     except Exception as err:  # noqa: BLE001
         emit({"event": "meta", "meta": meta, "input_size": input_size})
@@ -199,6 +199,7 @@ def build_document(
             # A quantized model that does not analyze: its float twin has the same RF.
             analysis = analyze(twin.id, input_size, allow_partial=True)
             analyzed_as = twin.id
+        input_size = input_size or list(analysis.input_size)
         base = base_document(ref, meta, input_size, "exact", "")
         doc = {**base, **analysis.to_dict()}
         # The catalog's identity and metadata win over what the analysis guessed.

@@ -346,3 +346,14 @@ def test_a_user_model_gets_a_page_in_the_site(tmp_path: Path) -> None:
     page = tmp_path / "site" / model_md({"source": "user", "name": str(ZOO) + ":TinyA"})
     assert (page.with_suffix("") / "index.html").is_file()
     assert page.with_suffix(".json").read_bytes() == store.model_path(data, user("TinyA")).read_bytes()
+
+
+def test_a_user_model_gets_its_axes_and_channels_from_its_graph(tmp_path: Path) -> None:
+    """A Conv1d net on 2 channels: the catalog does not force a 3-channel 224x224 image on it."""
+    path = tmp_path / "net1d.py"
+    path.write_text("from torch import nn\n\n\ndef Net():\n"
+                    "    return nn.Sequential(nn.Conv1d(2, 4, 5, padding=2), nn.ReLU(), nn.Conv1d(4, 4, 3, stride=2))\n")
+    report = build([ModelRef("user", f"{path}:Net")], options(tmp_path / "data", probe=False))
+    assert report.count(status="exact") == 1
+    row = store.read_json(tmp_path / "data" / "index.json")["models"][0]
+    assert row["rf"] == [7] and row["jump"] == [2] and len(row["input_size"]) == 1
