@@ -12,16 +12,17 @@ import importlib
 import importlib.machinery
 import importlib.util
 import inspect
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from rfzoo.errors import RfzooError, UnknownModelError
+
+if TYPE_CHECKING:  # torch is imported where a model is built: naming a model stays fast
+    from torch import nn
 
 DEFAULT_IMAGE_SIZE = 224
 
@@ -41,6 +42,9 @@ class ModelSpec:
 
     def build(self, device: str = "meta") -> nn.Module:
         """The module to analyze, in eval mode, randomly initialized (never downloads weights)."""
+        import torch
+        from torch import nn
+
         factory = _factory(self)
         try:
             with torch.device(device):
@@ -90,26 +94,61 @@ def timm_names() -> tuple[str, ...]:
     return tuple(sorted(timm.list_models()))
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def _indexed_names() -> dict[str, frozenset[str]] | None:
+    """Every torchvision and timm name, from the committed full index, when the installed
+    libraries are the versions the lock file pins (the ones that index was built with).
+    Answers "is this a model?" in milliseconds, where importing the libraries takes seconds;
+    None (ask the libraries) in any other setting, such as an installed rfzoo."""
+    from importlib import metadata
+
+    try:
+        lock = (REPO_ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8")
+        for lib in ("torchvision", "timm"):
+            if f"\n{lib}=={metadata.version(lib)}\n" not in f"\n{lock}\n":
+                return None
+        rows = json.loads((REPO_ROOT / "data" / "index.json").read_text(encoding="utf-8"))["models"]
+        names: dict[str, set[str]] = {"torchvision": set(), "timm": set()}
+        for row in rows:
+            names[row["source"]].add(row["name"])
+    except (OSError, ValueError, KeyError, TypeError, metadata.PackageNotFoundError):
+        return None
+    if not names["torchvision"] or not names["timm"]:
+        return None
+    return {lib: frozenset(found) for lib, found in names.items()}
+
+
+def _names(source: str) -> frozenset[str] | tuple[str, ...]:
+    indexed = _indexed_names()
+    if indexed is not None:
+        return indexed[source]
+    return torchvision_names() if source == "torchvision" else timm_names()
+
+
 def resolve(name: str) -> ModelSpec:
     """A ModelSpec for a name; unknown names raise UnknownModelError with the closest names."""
     if ":" in name and not name.startswith(("torchvision/", "timm/")):
         return ModelSpec("user", name)
     source, _, bare = name.rpartition("/")
     if source in ("torchvision", "timm"):
-        names = torchvision_names() if source == "torchvision" else timm_names()
+        names = sorted(_names(source))
         if bare in names:
             return ModelSpec(source, bare)
         raise UnknownModelError(_unknown(name, [f"{source}/{n}" for n in names]))
     if source:
         raise UnknownModelError(f"unknown library {source!r} in {name!r}: use torchvision/NAME or timm/NAME")
-    in_tv, in_timm = name in torchvision_names(), name in timm_names()
+    in_tv, in_timm = name in _names("torchvision"), name in _names("timm")
     if in_tv and in_timm:
         raise UnknownModelError(f"{name!r} is in both libraries: say torchvision/{name} or timm/{name}")
     if in_tv:
         return ModelSpec("torchvision", name)
     if in_timm:
         return ModelSpec("timm", name)
-    everything = [f"torchvision/{n}" for n in torchvision_names()] + [f"timm/{n}" for n in timm_names()]
+    everything = [f"torchvision/{n}" for n in sorted(_names("torchvision"))]
+    everything += [f"timm/{n}" for n in sorted(_names("timm"))]
     raise UnknownModelError(_unknown(name, everything))
 
 
@@ -190,6 +229,8 @@ def _torchvision_input_size(name: str) -> tuple[int, ...]:
     if torchvision.models.get_model_builder(name).__module__.endswith(".vision_transformer"):
         # ViTs built without weights take their builder's image_size (224), whatever the
         # first weights' crop: vit_h_14's first weights are 518 and the model asserts.
+        import torch
+
         with torch.device("meta"):
             model = torchvision.models.get_model(name, weights=None)
         return (int(model.image_size), int(model.image_size))
@@ -246,6 +287,7 @@ def analyzed_part(spec: ModelSpec) -> str | None:
 
 def _torchvision_detection_size(name: str) -> tuple[int, int]:
     """The size GeneralizedRCNNTransform resizes a square image to (min_size)."""
+    import torch
     import torchvision
 
     kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None}

@@ -201,3 +201,15 @@ def test_erf_weights_with_nan(capsys, nets, tmp_path):
     code, out, err = run(capsys, "erf", f"{nets}:Gray", "--input-size", "16", "--samples", "1",
                          "--weights", tmp_path / "gray.pt")
     assert_one_line_error(code, out, err, "gray.pt hold NaN in 2.weight")
+
+
+@pytest.mark.parametrize("argv", [["show", "torchvision/nonexistent"], ["show", "resnet5"],
+                                  ["erf", "timm/nope"], ["build", "timm/", "--data-dir", "DATA"]])
+def test_unknown_names_answer_without_importing_torch(argv: list[str], tmp_path) -> None:
+    """Importing torch takes seconds: an unknown name is answered from the committed index."""
+    argv = [str(tmp_path / "d") if a == "DATA" else a for a in argv]
+    code = (f"import sys; from rfzoo.cli import main; code = main({argv!r}); "
+            "sys.exit(10 + code if 'torch' in sys.modules else code)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr  # UnknownModelError, and torch never imported
+    assert done.stderr.startswith("rfzoo: error: unknown") and len(done.stderr.splitlines()) == 1

@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rfzoo.models import resolve
+
+    resolve(args.name)  # an unknown name answers before torch is imported (seconds)
     from rfzoo.analysis import analyze
 
     # a user model may print while it is imported, built or traced: stdout holds only the document

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rfzoo.errors import RfzooError
+    from rfzoo.models import resolve
+
+    resolve(args.name)  # an unknown name answers before torch is imported (seconds)
     from rfzoo.probe.api import gradient_maps
     from rfzoo.probe.png import write_png
 
