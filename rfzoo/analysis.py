@@ -360,7 +360,8 @@ def _layer(engine: ReceptiveFieldEngine, rec: NodeRF, built: BuiltGraph, naxes: 
         misalignment=rec.misalignment,
         position_dependent=bool(axes) and any(not a.affine for a in axes),
         border_units=rec.border_units if axes else [None] * naxes,
-        layout=L.layout_name(first, naxes) if isinstance(first, tuple) else "other",
+        # a tuple-valued node (a split, NaFlexViT's embeds) is no tensor the probe can read
+        layout=L.layout_name(first, naxes) if isinstance(first, tuple) and first is lay else "other",
         notes=built.notes.get(rec.name, []),
     )
 

@@ -17,6 +17,8 @@ The handlers live by op family, one module each, so the file name says where a r
 - `shape.py`: permute, reshape, getitem, split, cat, roll
 - `unfold.py`: unfold (im2col), fold (col2im), Tensor.unfold
 - `mixing.py`: linear, softmax, reductions, matmul, attention, einsum
+- `recurrent.py`: LSTM/GRU/RNN run along one axis (Sequencer)
+- `timm_leaves.py`: timm leaf modules with exact rules (local window attention, TinyViT, NaFlexViT, ...)
 - `torchvision_blocks.py`, `timm_blocks.py`: library-specific functions and leaf modules
 
 Opaque timm leaves that mix all positions (`GLOBAL_LEAVES`) count as global context
