@@ -27,12 +27,21 @@ TRACED_THROUGH = {
 }
 
 
+def _opaque_timm_functions() -> tuple[Any, ...]:
+    """timm functions rfzoo keeps whole, with a rule of their own (rfzoo/rules/timm_blocks.py):
+    BoTNet's and HaloNet's relative-position logits shift rows through a padded flat view,
+    which is exact only as a whole (each query row reads that query alone)."""
+    from timm.layers import bottleneck_attn, halo_attn
+
+    return (bottleneck_attn.rel_logits_1d, halo_attn.rel_logits_1d)
+
+
 def tracer_for(source: str) -> fx.Tracer:
     if source == "timm":
         from timm.layers import _fx as timm_fx
 
         leaves = tuple(m for m in timm_fx.get_notrace_modules() if m.__name__ not in TRACED_THROUGH)
-        functions = tuple(f for f in timm_fx.get_notrace_functions() if callable(f))
+        functions = tuple(f for f in timm_fx.get_notrace_functions() if callable(f)) + _opaque_timm_functions()
 
         class TimmTracer(fx.Tracer):
             def __init__(self) -> None:
@@ -45,9 +54,15 @@ def tracer_for(source: str) -> fx.Tracer:
     return fx.Tracer()
 
 
+def _holds_timm_modules(model: nn.Module) -> bool:
+    """A user's model built from timm blocks traces as timm models do (its leaves, its
+    wrapped functions): a timm attention block is the same block in any model."""
+    return any(type(m).__module__.startswith("timm.") for m in model.modules())
+
+
 def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
     """Symbolically trace `model`; an untraceable model raises a one-line error saying where."""
-    tracer = tracer_for(source)
+    tracer = tracer_for("timm" if source == "timm" or _holds_timm_modules(model) else source)
     try:
         graph = tracer.trace(model, concrete_args=_plain_default_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"

@@ -57,7 +57,8 @@ def _reduce(ctx: RuleContext, name: str) -> NodeSpec:
     keep = bool(ctx.concrete(ctx.arg(2, "keepdim", False)))
     if not any(lay[d].is_spatial or lay[d].prefix for d in dims):
         out = [L.plain(1) if d in dims else dim_ for d, dim_ in enumerate(lay) if keep or d not in dims]
-        return NodeSpec("pointwise", name, [(src, same_layout_maps(ctx, src, tuple(out)))], tuple(out))
+        return NodeSpec("pointwise", name, [(src, same_layout_maps(ctx, src, tuple(out)))],
+                        _per_element(ctx, tuple(out)))
     if dim is not None and isinstance(ctx.value, torch.Tensor):
         # Reducing only an axis's lowest digits pools aligned blocks (Hiera's max over the
         # unrolled 2x2 q-stride): a Window(B, B, 0), not a global op.
@@ -69,9 +70,19 @@ def _reduce(ctx: RuleContext, name: str) -> NodeSpec:
                          for k, m in enumerate(same_layout_maps(ctx, src, lay)))
             return NodeSpec("pool", f"{name} over {'x'.join(str(blocks[k]) for k in sorted(blocks))} blocks",
                             [(src, maps)], new)
-    out_layout = L.non_spatial(ctx.out_shape()) if isinstance(ctx.value, torch.Tensor) else ()
+    if isinstance(ctx.value, torch.Tensor):
+        out_layout = L.non_spatial(ctx.out_shape())
+    else:  # max(dim) and friends: (values, indices), one layout each
+        out_layout = tuple(L.non_spatial(tuple(v.shape)) for v in ctx.value)
     return NodeSpec("global", f"{name} over space", [(src, (None,) * ctx.naxes)], out_layout,
                     mixes_all=True, keeps_local=False)
+
+
+def _per_element(ctx: RuleContext, layout: L.Layout) -> Any:
+    """A reduction that returns (values, indices) (max(dim), std_mean): the layout for each."""
+    if isinstance(ctx.value, (tuple, list)):
+        return tuple(layout for _ in ctx.value)
+    return layout
 
 
 for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "norm", "prod", "any", "all"):
@@ -103,7 +114,8 @@ def _matmul(ctx: RuleContext) -> NodeSpec:
     """
     a, b = ctx.node.args[0], ctx.node.args[1]
     shape = ctx.out_shape()
-    dep = {n for n in (a, b) if isinstance(n, fx.Node) and ctx.depends.get(n)}
+    # argument order, not a set: the first operand's batch dims must win, run after run
+    dep = [n for n in dict.fromkeys((a, b)) if isinstance(n, fx.Node) and ctx.depends.get(n)]
     la = ctx.in_layout(a) if a in dep else None
     lb = ctx.in_layout(b) if b in dep else None
     rows = la[-2] if la is not None and len(la) >= 2 and la[-2].size == shape[-2] else L.plain(shape[-2])

@@ -84,3 +84,27 @@ def _global_leaf(ctx: RuleContext) -> NodeSpec:
 
 
 rule(*GLOBAL_LEAVES)(_global_leaf)
+
+
+@rule("rel_logits_1d")
+def timm_rel_logits_1d(ctx: RuleContext) -> NodeSpec:
+    """BoTNet/HaloNet relative-position logits: q (B, X, Y, dim) times relative key embeddings
+    (parameters), re-indexed from relative to absolute key offsets and broadcast over the
+    other key axis: a (B, X, keys, Y, keys) tensor, permuted by the mask. Logit (x, y, .., ..)
+    reads query (x, y) alone, so the query dims keep their positions and the key dims are
+    channel-like (the softmax over them and attn @ v say what the keys read)."""
+    q = ctx.node.args[0]
+    lay = ctx.in_layout(q)
+    mask = list(ctx.concrete(ctx.arg(2, "permute_mask")))
+    shape = ctx.out_shape()
+    if len(lay) != 4 or len(mask) != 5 or sorted(mask) != list(range(5)):
+        raise UnsupportedOpError("rel_logits_1d", ctx.where, "expected q as (B, X, Y, dim) and a 5-dim permute")
+    before = [0] * 5  # the shape before the permute
+    for out_dim, in_dim in enumerate(mask):
+        before[in_dim] = shape[out_dim]
+    unpermuted = (lay[0], lay[1], L.plain(before[2]), lay[2], L.plain(before[4]))
+    if [d.size for d in unpermuted] != before:
+        raise UnsupportedOpError("rel_logits_1d", ctx.where, "query dims do not match the logits")
+    out = tuple(unpermuted[i] for i in mask)
+    maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
+    return NodeSpec("attention", "relative-position logits", [(q, maps)], out)
