@@ -204,12 +204,18 @@ def test_erf_weights_with_nan(capsys, nets, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["show", "torchvision/nonexistent"], ["show", "resnet5"],
-                                  ["erf", "timm/nope"], ["build", "timm/", "--data-dir", "DATA"]])
+                                  ["erf", "timm/nope"], ["build", "timm/", "--data-dir", "DATA"],
+                                  ["show", "BADFILE:Net"], ["erf", "BADFILE:Net"], ["show", "MISSING:Net"]])
 def test_unknown_names_answer_without_importing_torch(argv: list[str], tmp_path) -> None:
-    """Importing torch takes seconds: an unknown name is answered from the committed index."""
-    argv = [str(tmp_path / "d") if a == "DATA" else a for a in argv]
+    """Importing torch takes seconds: unknown names (from the committed index) and broken files are
+    answered without it."""
+    (tmp_path / "bad.py").write_text("def Net(:\n")
+    places = {"DATA": tmp_path / "d", "BADFILE:Net": f"{tmp_path / 'bad.py'}:Net",
+              "MISSING:Net": f"{tmp_path / 'missing.py'}:Net"}
+    argv = [str(places.get(a, a)) for a in argv]
     code = (f"import sys; from rfzoo.cli import main; code = main({argv!r}); "
             "sys.exit(10 + code if 'torch' in sys.modules else code)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr  # UnknownModelError, and torch never imported
-    assert done.stderr.startswith("rfzoo: error: unknown") and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(("rfzoo: error: unknown", "rfzoo: error: cannot import", "rfzoo: error: no such"))
+    assert len(done.stderr.splitlines()) == 1

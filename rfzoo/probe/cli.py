@@ -31,10 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rfzoo.commands.user_file import check_user_file
     from rfzoo.errors import RfzooError
     from rfzoo.models import resolve
 
-    resolve(args.name)  # an unknown name answers before torch is imported (seconds)
+    if resolve(args.name).source == "user":  # unknown names and broken files answer before
+        check_user_file(args.name)  # torch is imported (seconds)
     from rfzoo.probe.api import gradient_maps
     from rfzoo.probe.png import write_png
 
