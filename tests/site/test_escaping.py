@@ -14,6 +14,7 @@ import pytest
 import yaml
 from sitebuild import REPO, build_site
 
+from rfzoo.catalog import naming
 from rfzoo.cli import main
 from rfzoo.markup import markdown_text
 from rfzoo.site import group_pages, index_page, model_page
@@ -227,8 +228,9 @@ def test_markdown_export_escapes_names(model_file: Path, capsys: pytest.CaptureF
 def test_built_site_has_no_injected_elements(doc: dict[str, Any], tmp_path: Path) -> None:
     """The real mkdocs build: theme templates put titles and descriptions in unescaped."""
     data = tmp_path / "data"
-    (data / "models" / doc["source"]).mkdir(parents=True)
-    (data / "models" / doc["source"] / f"{doc['name']}.json").write_text(json.dumps(doc))
+    stored = data / "models" / naming.model_file(doc["source"], doc["name"], ".json")  # as the store names it
+    stored.parent.mkdir(parents=True)
+    stored.write_text(json.dumps(doc))
     out = tmp_path / "site"
     build_site(data, out)
     page = out / model_md(doc).removesuffix(".md") / "index.html"
