@@ -19,11 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfzoo.commands.user_file import check_user_file
-    from rfzoo.models import resolve
+    from rfzoo.commands.user_file import check_name
 
-    if resolve(args.name).source == "user":  # unknown names and broken files answer before
-        check_user_file(args.name)  # torch is imported (seconds)
+    check_name(args.name)  # before torch is imported
     from rfzoo.analysis import analyze
 
     # a user model may print while it is imported, built or traced: stdout holds only the document

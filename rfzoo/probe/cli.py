@@ -31,12 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfzoo.commands.user_file import check_user_file
+    from rfzoo.commands.user_file import check_name
     from rfzoo.errors import RfzooError
-    from rfzoo.models import resolve
 
-    if resolve(args.name).source == "user":  # unknown names and broken files answer before
-        check_user_file(args.name)  # torch is imported (seconds)
+    check_name(args.name)  # before torch is imported
     from rfzoo.probe.api import gradient_maps
     from rfzoo.probe.png import write_png
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
+from rfzoo.catalog.runner import BuildOptions
 from rfzoo.catalog.sources import ModelRef
 
 ZOO = Path(__file__).with_name("catalog_zoo.py").resolve()
@@ -25,3 +28,12 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+
+
+def build_options(data_dir: Path, default_jobs: int, default_timeout: float, **kw: Any) -> BuildOptions:
+    """Quick test builds: no probe, progress into a buffer, unless a test says otherwise."""
+    kw.setdefault("jobs", default_jobs)
+    kw.setdefault("timeout", default_timeout)
+    kw.setdefault("probe", False)
+    kw.setdefault("stream", io.StringIO())
+    return BuildOptions(data_dir=data_dir, **kw)

@@ -3,7 +3,6 @@ answer in one line, never hang, and never lose or mix up a result."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from build_helpers import ZOO, tree_bytes, user
+from build_helpers import ZOO, build_options, tree_bytes, user
 
 from rfzoo.catalog import lock, runner, store
 from rfzoo.catalog.merge import merge
@@ -29,11 +28,7 @@ ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
 
 def options(data_dir: Path, **kw) -> BuildOptions:
-    kw.setdefault("jobs", 1)
-    kw.setdefault("timeout", 60.0)
-    kw.setdefault("probe", False)
-    kw.setdefault("stream", io.StringIO())
-    return BuildOptions(data_dir=data_dir, **kw)
+    return build_options(data_dir, 1, 60.0, **kw)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

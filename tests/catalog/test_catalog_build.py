@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from build_helpers import BROKEN, GOOD, ZOO, tree_bytes, user
+from build_helpers import BROKEN, GOOD, ZOO, build_options, tree_bytes, user
 
 from rfzoo.catalog import cache, store
 from rfzoo.catalog.merge import merge
@@ -26,11 +25,7 @@ ALL = GOOD + [user(name) for name in BROKEN]
 
 
 def options(data_dir: Path, **kw) -> BuildOptions:
-    kw.setdefault("jobs", 2)
-    kw.setdefault("timeout", 3.0)
-    kw.setdefault("probe", False)
-    kw.setdefault("stream", io.StringIO())
-    return BuildOptions(data_dir=data_dir, **kw)
+    return build_options(data_dir, 2, 3.0, **kw)
 
 
 @pytest.fixture(scope="module")
