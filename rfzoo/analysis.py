@@ -164,7 +164,13 @@ class Analysis:
         return [last_at[k] for k in order]
 
     def global_from(self) -> str | None:
+        """The first layer whose output depends on every input position (anywhere in the graph)."""
         return next((layer.name for layer in self.layers if layer.is_global), None)
+
+    def global_origin(self, name: str) -> str | None:
+        """Where whole-input context enters the paths into layer `name`: the first op, in
+        graph order, that mixes all positions and feeds it. None when `name` is local."""
+        return self.engine.global_origin(name) if self.layer(name).is_global else None
 
     # -- export ------------------------------------------------------------------------
 
@@ -181,7 +187,9 @@ class Analysis:
             "effective_padding": _numbers(layer.effective_padding),
             "output_size": layer.output_size,
             "global": layer.is_global,
-            "global_from": self.global_from(),
+            # global: the op from which this node sees the whole input; else the first global
+            # op after it (ResNet's avgpool), which leaves the node's own RF local
+            "global_from": self.global_origin(layer.name) if layer.is_global else self.global_from(),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -142,8 +142,8 @@ def _checked_entry(make: Callable[[dict[str, Any]], Entry], data: Any, where: st
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        return store.read_json(path)
+    except (OSError, ValueError, EOFError) as err:  # EOFError: a truncated .gz
         raise CatalogNotFoundError(f"cannot read {path}: {' '.join(str(err).split())}") from None
 
 
@@ -159,7 +159,7 @@ def _index_rows(index: Any, path: Path) -> tuple[list[dict[str, Any]], dict[str,
 
 def read_catalog(root: Path) -> Catalog:
     """Index rows first; per-model documents (when present) add versions and fill gaps."""
-    index_path, models_dir = root / "index.json", root / "models"
+    index_path = root / "index.json"
     if not _is_catalog(root):
         raise CatalogNotFoundError(f"{root} is not a catalog directory (no index.json, no models/)")
     catalog = Catalog()
@@ -169,7 +169,7 @@ def read_catalog(root: Path) -> Catalog:
         for number, row in enumerate(rows, 1):
             entry = _checked_entry(_entry_from_row, row, f"{index_path} row {number}")
             catalog.entries[entry.model] = entry
-    for path in sorted(models_dir.glob("*/*.json")):
+    for path in store.document_paths(root):
         doc = _load_json(path)
         entry = _checked_entry(_entry_from_document, doc, str(path))
         versions = doc.get("versions")

@@ -112,6 +112,21 @@ class ReceptiveFieldEngine:
         self._rep_memo: dict[tuple[str, int], str] = {}
         self._monotone_memo: dict[tuple[str, int], bool] = {}
 
+    def global_origin(self, name: str) -> str | None:
+        """The first node, in graph order, that mixes all positions on a path into `name`
+        (itself included): from there on, `name` sees the whole input. None when no such path."""
+        seen, stack, origins = {name}, [name], []
+        while stack:
+            node = self.nodes[stack.pop()]
+            rec = self.results.get(node.name)
+            if node.mixes_all and rec is not None and rec.depends_on_input:
+                origins.append(node.name)
+            for edge in node.edges:
+                if edge.source not in seen:
+                    seen.add(edge.source)
+                    stack.append(edge.source)
+        return min(origins, key=self.position.__getitem__, default=None)
+
     # -- forward pass ---------------------------------------------------------------
 
     def run(self) -> dict[str, NodeRF]:

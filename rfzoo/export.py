@@ -77,9 +77,15 @@ def to_csv(analysis: Analysis) -> str:
 def _summary_line(analysis: Analysis) -> str:
     s = analysis.summary()
     parts = [f"{analysis.model} at {'x'.join(map(str, analysis.input_size))}"]
-    if s["node"]:
-        parts.append(f"RF {_axes(s['rf'])}, jump {_axes(s['jump'])} at {s['node']}")
-    if s.get("global_from"):
+    bound = ">=" if analysis.status == "partial" else ""  # part of the graph is not analyzed
+    if s["node"] and s.get("global"):
+        parts.append(f"sees the whole input from {s['global_from']} on; local-path RF {bound}{_axes(s['rf'])}, "
+                     f"jump {_axes(s['jump'])} at {s['node']}")
+    elif s["node"]:
+        parts.append(f"RF {bound}{_axes(s['rf'])}, jump {_axes(s['jump'])} at {s['node']}")
+        if s.get("global_from"):
+            parts.append(f"global context only after it, from {s['global_from']}")
+    elif s.get("global_from"):
         parts.append(f"global from {s['global_from']}")
     parts.append(f"status {analysis.status}" + (f" ({analysis.reason})" if analysis.reason else ""))
     return "; ".join(parts)

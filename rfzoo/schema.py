@@ -29,7 +29,8 @@ Model document (``data/models/<source>/<name>.json``)::
         "center": [-0.5, -0.5], "effective_padding": [213, 213],
         "output_size": [7, 7],
         "global": false,                  # true when global context reaches that node
-        "global_from": "avgpool"          # first node whose output depends on all positions, or null
+        "global_from": "avgpool"          # global: the op from which the node sees the whole input;
+                                          # else the first op that depends on all positions, or null
       },
       "layers": [                         # every traced node with a tensor output, in graph order
         {
@@ -70,8 +71,13 @@ Model document (``data/models/<source>/<name>.json``)::
 
 Catalog index (``data/index.json`` and ``data/index.csv``): one row per model with
 the columns of INDEX_COLUMNS; ``rf`` and ``jump`` are the summary's values written
-as ``HxW`` strings in the CSV and lists in the JSON; ``verified`` is true, false
-or empty (not measured).
+as ``HxW`` strings in the CSV and lists in the JSON (``rf`` is the local-path RF:
+geometry, not everything the node sees); ``rf_ratio`` is the largest spatial RF / input
+ratio and ``rf_ratio_time`` the time axis's (video, ``[T, H, W]``; empty otherwise);
+``whole_input_from`` names the layer from which the summary node sees the whole input
+(a global op on a path into it: attention, token mixing, an SE gate), empty when its RF
+is local; ``verified`` is true, false or empty (not measured). For a ``partial`` model
+the RF is a lower bound.
 """
 
 from __future__ import annotations
@@ -87,6 +93,8 @@ INDEX_COLUMNS: tuple[str, ...] = (
     "rf",
     "jump",
     "rf_ratio",
+    "rf_ratio_time",
+    "whole_input_from",
     "params",
     "status",
     "reason",

@@ -81,3 +81,14 @@ def test_python_dash_m_and_no_traceback():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "closest" in proc.stderr
+
+
+def test_summary_line_says_when_the_summary_node_sees_the_whole_input(capsys) -> None:
+    from rfzoo.cli import main
+
+    assert main(["show", "timm/vit_tiny_patch16_224", "--format", "table"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "sees the whole input from blocks.0.attn" in first and "local-path RF 16, jump 16" in first
+    assert main(["show", "torchvision/resnet18"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "RF 435, jump 32 at layer4.1.relu_1; global context only after it, from avgpool" in first

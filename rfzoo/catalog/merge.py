@@ -16,7 +16,7 @@ from pathlib import Path
 from rfzoo.catalog import cache, lock, store
 from rfzoo.errors import RfzooError
 
-CATALOG_FILES = ("models/*/*.json", "cache/*/*.json")
+CATALOG_FILES = ("models/*/*.json", "models/*/*.json.gz", "cache/*/*.json")
 
 
 def merge(dirs: list[Path], output: Path) -> int:

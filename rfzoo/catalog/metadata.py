@@ -164,11 +164,18 @@ def count_params(model: Any) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
+# torchvision module -> the family id timm gives the same architecture, so the two
+# libraries' models of one architecture share a family page
+_TV_FAMILY_AS_TIMM = {"inception": "inception_v3"}
+TEST_FAMILY = "test"  # timm's tiny `test_*` nets: unit-test fixtures, not architectures
+
+
 def family(ref: ModelRef) -> str | None:
     if ref.source == "torchvision":
-        return _tv_family(ref.name)
+        module = _tv_family(ref.name)
+        return _TV_FAMILY_AS_TIMM.get(module, module)
     if ref.source == "timm":
-        return _timm_module(ref.name)
+        return TEST_FAMILY if ref.name.startswith("test_") else _timm_module(ref.name)
     return None
 
 

@@ -2,7 +2,8 @@
 
 Layout of a data directory::
 
-    models/<source>/<stem>.json    one document per model (rfzoo.schema; stem: rfzoo.catalog.naming)
+    models/<source>/<stem>.json.gz one document per model, gzip-compressed JSON (rfzoo.schema;
+                                   stem: rfzoo.catalog.naming); every analyzed model is committed
     cache/<source>/<stem>.json     cache entry: key, index row (see rfzoo.catalog.cache)
     index.json                     {"schema", "columns", "models": [row, ...]}
     index.csv                      the same rows, rf/jump/input_size as HxW strings
@@ -15,6 +16,7 @@ into place with `os.replace`, so a killed build never leaves a half-written file
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -28,6 +30,8 @@ from rfzoo.catalog.naming import model_file
 from rfzoo.catalog.sources import ModelRef
 from rfzoo.errors import RfzooError
 from rfzoo.schema import INDEX_COLUMNS, SCHEMA_VERSION, round_float
+
+DOC_SUFFIX = ".json.gz"
 
 
 def normalize(value: Any) -> Any:
@@ -71,7 +75,7 @@ def dumps(data: Any) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str | bytes) -> None:
     """Atomic: the file is either the old one or the complete new one."""
     tmp = _write_temp(path, text)
     try:
@@ -81,13 +85,14 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
-def _write_temp(path: Path, text: str) -> Path:
+def _write_temp(path: Path, text: str | bytes) -> Path:
     """A complete temporary sibling of path, ready to be moved into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would make committed data unreadable to others
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -96,16 +101,40 @@ def _write_temp(path: Path, text: str) -> Path:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, dumps(data))
+    """`dumps(data)`; gzip-compressed when the path ends in .gz (model documents).
+
+    Writing `<stem>.json.gz` removes a `<stem>.json` left by an older rfzoo, so a data
+    directory never holds two documents of one model.
+    """
+    if path.suffix != ".gz":
+        write_text(path, dumps(data))
+        return
+    write_text(path, gzip_bytes(dumps(data)))
+    path.with_suffix("").unlink(missing_ok=True)
+
+
+def gzip_bytes(text: str) -> bytes:
+    """Same text, same bytes: no time stamp or file name in the header."""
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
 def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
+    """A JSON file, or a gzip-compressed one (.gz)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         return json.load(handle)
 
 
 def model_path(data_dir: Path, ref: ModelRef) -> Path:
-    return data_dir / "models" / model_file(ref.source, ref.name, ".json")
+    """A model's document: gzip-compressed JSON (30-40x smaller; the whole zoo is ~8 MB)."""
+    return data_dir / "models" / model_file(ref.source, ref.name, DOC_SUFFIX)
+
+
+def document_paths(data_dir: Path) -> list[Path]:
+    """Every model document under data_dir/models, compressed or (hand-made, older) plain."""
+    found = {p.name.removesuffix(".gz"): p for p in (data_dir / "models").glob("*/*.json")}
+    found.update({p.name.removesuffix(".gz"): p for p in (data_dir / "models").glob("*/*.json.gz")})
+    return sorted(found.values())
 
 
 def cache_path(data_dir: Path, ref: ModelRef) -> Path:
@@ -120,10 +149,8 @@ def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
     summary = doc.get("summary") or {}
     input_size = doc.get("input_size")
     rf = summary.get("rf")
-    rf_ratio = None
-    if rf and input_size and len(rf) == len(input_size):
-        ratios = [r / n for r, n in zip(rf, input_size, strict=True) if r is not None and n]
-        rf_ratio = round_float(max(ratios)) if ratios else None
+    ratios = rf_ratios(rf, input_size)
+    time_axes = time_axis_count(input_size)
     verification = doc.get("verification") or {}
     row = {
         "source": doc.get("source"),
@@ -133,7 +160,9 @@ def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
         "input_size": input_size,
         "rf": rf,
         "jump": summary.get("jump"),
-        "rf_ratio": rf_ratio,
+        "rf_ratio": max(ratios[time_axes:], default=None, key=_none_low),
+        "rf_ratio_time": ratios[0] if time_axes else None,
+        "whole_input_from": (summary.get("global_from") or "") if summary.get("global") else "",
         "params": doc.get("params"),
         "status": doc.get("status"),
         "reason": doc.get("reason") or "",
@@ -141,6 +170,22 @@ def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
     assert tuple(row) == INDEX_COLUMNS, "index_row out of sync with rfzoo.schema.INDEX_COLUMNS"
     return normalize(row)
+
+
+def time_axis_count(input_size: Any) -> int:
+    """1 for a video input ([T, H, W]: the first axis is time), else 0."""
+    return 1 if isinstance(input_size, list) and len(input_size) == 3 else 0
+
+
+def rf_ratios(rf: Any, input_size: Any) -> list[float | int | None]:
+    """RF / input per axis (None where unknown); empty when the two do not pair up."""
+    if not rf or not input_size or len(rf) != len(input_size):
+        return []
+    return [round_float(r / n) if r is not None and n else None for r, n in zip(rf, input_size, strict=True)]
+
+
+def _none_low(value: float | int | None) -> float:
+    return float("-inf") if value is None else float(value)
 
 
 def _csv_cell(value: Any) -> str:
@@ -229,19 +274,3 @@ def index_rows(data: Any, where: Path | str) -> list[dict[str, Any]]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
-
-
-def data_gitignore(refs: Iterable[ModelRef]) -> str:
-    """data/.gitignore: commit every cache entry and the index, but only these documents.
-
-    The documents of the full catalog are ~175 MB of JSON: they stay local (a full build
-    writes them), while the index and cache entries of every model are committed.
-    """
-    lines = [
-        "# Generated by rfzoo.catalog.store.data_gitignore(default_refs()): commit every",
-        "# cache entry and the index (the full catalog's), and the documents of the default",
-        "# catalog only (all documents of the full catalog are ~175 MB of JSON).",
-        "/models/*/*",
-    ]
-    lines += [f"!/models/{model_file(ref.source, ref.name, '.json')}" for ref in sorted(refs)]
-    return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rfzoo.catalog import store
 from rfzoo.schema import INDEX_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def model_key(doc_or_row: Doc) -> str:
 def load_catalog(root: Path | None = None) -> Catalog:
     root = root or data_dir()
     cat = Catalog(data_dir=root)
-    docs = [json.loads(p.read_text()) for p in sorted((root / "models").glob("*/*.json"))]
+    docs = [store.read_json(p) for p in store.document_paths(root)]
     docs.sort(key=lambda d: (d["source"], d["name"]))
     cat.models = {model_key(d): d for d in docs}
     cat.rows = load_rows(root, docs)

@@ -24,7 +24,7 @@ from mkdocs.config.defaults import MkDocsConfig  # noqa: E402
 from mkdocs.structure.files import File, Files  # noqa: E402
 from mkdocs.structure.pages import Page  # noqa: E402
 
-from rfzoo.catalog.naming import model_file  # noqa: E402
+from rfzoo.catalog import store  # noqa: E402
 from rfzoo.schema import INDEX_COLUMNS  # noqa: E402
 from rfzoo.site import embed, figures, group_pages, guide, index_page, model_page  # noqa: E402
 from rfzoo.site.catalog import Catalog, load_catalog, model_key, row_from_doc  # noqa: E402
@@ -61,7 +61,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
     for key, doc in cat.models.items():
         add(model_md(doc), model_page.render(doc, directory_urls=dirs))
-        add(model_md(doc)[:-3] + ".json", (cat.data_dir / "models" / model_file(doc["source"], doc["name"], ".json")).read_bytes())
+        add(model_md(doc)[:-3] + ".json", store.dumps(doc))
         add(model_md(doc)[:-3] + ".csv", layers_csv(doc))
         if doc.get("layers"):
             add(curve_json(key), embed.json_for_script(figures.curve(doc)))

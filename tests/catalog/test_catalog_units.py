@@ -43,8 +43,8 @@ def test_index_row_and_csv() -> None:
     assert failed["rf"] is None and failed["verified"] is None
     lines = store.index_csv([row, failed]).splitlines()
     assert lines[0] == ",".join(INDEX_COLUMNS)
-    assert lines[1] == "timm,m,f,classification,224x224,427x427,32x32,1.9062,10,exact,,true"
-    assert lines[2] == "timm,z,,,,,,,,failed,x,"
+    assert lines[1] == "timm,m,f,classification,224x224,427x427,32x32,1.9062,,,10,exact,,true"
+    assert lines[2] == "timm,z,,,,,,,,,,failed,x,"
 
 
 def test_shards_partition_the_list_deterministically() -> None:
@@ -90,6 +90,9 @@ def test_metadata_without_weights() -> None:
     meta = metadata.describe(ModelRef("torchvision", "quantized_resnet50"))
     assert meta["family"] == "resnet" and meta["alias_of"] == "torchvision/resnet50"
     assert meta["links"]["paper"] == "https://arxiv.org/abs/1512.03385"
+    both = {metadata.family(ModelRef(s, "inception_v3")) for s in ("torchvision", "timm")}
+    assert both == {"inception_v3"}  # one family page for one architecture
+    assert metadata.family(ModelRef("timm", "test_vit")) == metadata.TEST_FAMILY
     timm_meta = metadata.describe(ModelRef("timm", "vit_base_patch16_224"))
     assert timm_meta["family"] == "vision_transformer"
     assert timm_meta["links"]["paper"] == "https://arxiv.org/abs/2010.11929"
@@ -168,11 +171,35 @@ def test_reason_classes_group_by_cause() -> None:
     assert "      1  unsupported op x" in lines
 
 
-def test_data_gitignore_keeps_the_default_catalog_documents() -> None:
-    path = Path(__file__).resolve().parents[2] / "data" / ".gitignore"
-    expected = store.data_gitignore(sources.default_refs())
-    assert path.read_text() == expected, (
-        "regenerate: python -c 'from rfzoo.catalog.store import data_gitignore; from "
-        "rfzoo.catalog.sources import default_refs; print(data_gitignore(default_refs()), end=\"\")'"
-        " > data/.gitignore"
-    )
+def test_model_documents_are_deterministic_gzip_and_replace_an_older_plain_copy(tmp_path: Path) -> None:
+    ref = sources.ModelRef("timm", "m")
+    path = store.model_path(tmp_path, ref)
+    assert path.name == "m.json.gz"
+    legacy = path.with_suffix("")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("{}")
+    doc = {"name": "m", "layers": [{"rf": [3, 3]}]}
+    store.write_json(path, doc)
+    first = path.read_bytes()
+    store.write_json(path, doc)
+    assert path.read_bytes() == first  # no time stamp in the gzip header
+    assert first[:2] == b"\x1f\x8b" and not legacy.exists()
+    assert store.read_json(path) == doc
+    assert store.document_paths(tmp_path) == [path]
+
+
+def test_index_row_says_when_the_summary_node_sees_the_whole_input() -> None:
+    vit = {"source": "timm", "name": "vit", "input_size": [224, 224], "status": "exact",
+           "summary": {"rf": [16, 16], "jump": [16, 16], "global": True, "global_from": "blocks.0.attn"}}
+    row = store.index_row(vit)
+    assert row["whole_input_from"] == "blocks.0.attn" and row["rf"] == [16, 16]  # local-path RF kept
+    resnet = {"source": "timm", "name": "r", "input_size": [224, 224], "status": "exact",
+              "summary": {"rf": [427, 427], "jump": [32, 32], "global": False, "global_from": "avgpool"}}
+    assert store.index_row(resnet)["whole_input_from"] == ""  # global only after the summary node
+
+
+def test_index_row_keeps_the_time_axis_apart_from_the_spatial_ones() -> None:
+    video = {"source": "torchvision", "name": "r3d_18", "input_size": [16, 112, 112], "status": "exact",
+             "summary": {"rf": [109, 107, 107], "jump": [8, 16, 16]}}
+    row = store.index_row(video)
+    assert row["rf_ratio"] == 0.9554 and row["rf_ratio_time"] == 6.8125

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rfzoo.catalog import store
+
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ["torchvision/alexnet", "torchvision/resnet18", "timm/mobilenetv1_100"]
 
@@ -52,9 +54,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def edit_json(path: Path, edit) -> None:
-    data = json.loads(path.read_text())
+    data = store.read_json(path)
     edit(data)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    store.write_json(path, data)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_update_diff_and_changelog(built: dict[str, Path]) -> None:
     tmp, merged = built["tmp"], built["merged"]
     old = tmp / "old"
     shutil.copytree(merged, old)
-    (old / "models" / "torchvision" / "alexnet.json").unlink()
+    (old / "models" / "torchvision" / "alexnet.json.gz").unlink()
     shutil.rmtree(old / "cache")  # the diff reads the index and the documents
     edit_json(
         old / "index.json",
@@ -117,7 +119,7 @@ def test_update_diff_and_changelog(built: dict[str, Path]) -> None:
         doc["summary"]["rf"] = [r - 10 for r in doc["summary"]["rf"]]
         doc["versions"]["timm"] = "0.9.0"
 
-    edit_json(old / "models" / "torchvision" / "resnet18.json", shrink)
+    edit_json(old / "models" / "torchvision" / "resnet18.json.gz", shrink)
     edit_json(
         old / "index.json",
         lambda d: [
