@@ -76,30 +76,23 @@ geometry, not everything the node sees); ``rf_ratio`` is the largest spatial RF 
 ratio and ``rf_ratio_time`` the time axis's (video, ``[T, H, W]``; empty otherwise);
 ``whole_input_from`` names the layer from which the summary node sees the whole input
 (a global op on a path into it: attention, token mixing, an SE gate), empty when its RF
-is local; ``verified`` is true, false or empty (not measured). For a ``partial`` model
-the RF is a lower bound.
+is local; ``verified`` is true, false or empty (not measured), and ``verify_note`` says
+why a model is not verified (not measured and why, or where it disagrees). For a
+``partial`` model the RF is a lower bound.
 """
 
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
 
-INDEX_COLUMNS: tuple[str, ...] = (
-    "source",
-    "name",
-    "family",
-    "task",
-    "input_size",
-    "rf",
-    "jump",
-    "rf_ratio",
-    "rf_ratio_time",
-    "whole_input_from",
-    "params",
-    "status",
-    "reason",
-    "verified",
-)
+
+def __getattr__(name: str) -> object:
+    """`INDEX_COLUMNS` lives with `index_row` in rfzoo.catalog.rows (outside the cache key)."""
+    if name == "INDEX_COLUMNS":
+        from rfzoo.catalog.rows import INDEX_COLUMNS
+
+        return INDEX_COLUMNS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def round_float(value: float, digits: int = 4) -> float | int:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfzoo.catalog import store
+from rfzoo.catalog import rows, store
 from rfzoo.catalog.sources import ModelRef
 
 # Bump to invalidate every cached document without a code change (e.g. a data fix).
@@ -47,6 +47,7 @@ _NOT_ANALYSIS = (
     "catalog/merge.py",
     "catalog/lock.py",
     "catalog/naming.py",  # where a document is stored, not what it says
+    "catalog/rows.py",  # index rows are re-derived from documents (cache.current_row)
     "probe/cli.py",
 )
 _PROBE_PREFIX = "probe/"
@@ -147,18 +148,42 @@ class CacheEntry:
     key: str
     probe_key: str | None  # None: the document has no probe results
     row: dict[str, Any]
+    row_version: str = rows.ROW_VERSION  # the rows.py that derived `row`
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "probe_key": self.probe_key, "row": self.row}
+        return {"key": self.key, "probe_key": self.probe_key, "row": self.row, "row_version": self.row_version}
 
 
 def read_entry(data_dir: Path, ref: ModelRef) -> CacheEntry | None:
     path = store.cache_path(data_dir, ref)
     try:
         raw = store.read_json(path)
-        return CacheEntry(raw["key"], raw.get("probe_key"), raw["row"])
+        return _entry(raw)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or unreadable: recompute
+
+
+def _entry(raw: dict[str, Any]) -> CacheEntry:
+    return CacheEntry(raw["key"], raw.get("probe_key"), raw["row"], str(raw.get("row_version")))
+
+
+def current_row(data_dir: Path, ref: ModelRef, entry: CacheEntry) -> dict[str, Any]:
+    """The entry's index row, re-derived from the model's document (and the entry
+    rewritten) when an older rfzoo.catalog.rows made it: a new column costs a read of
+    each document, not a rebuild. A missing or unreadable document keeps the old row."""
+    if entry.row_version == rows.ROW_VERSION:
+        return entry.row
+    try:
+        row = rows.index_row(store.read_json(store.model_path(data_dir, ref)))
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):
+        return entry.row
+    write_entry(data_dir, ref, CacheEntry(entry.key, entry.probe_key, row))
+    return row
+
+
+def current_rows(data_dir: Path) -> list[dict[str, Any]]:
+    """Every cached model's index row, up to date with rfzoo.catalog.rows."""
+    return [current_row(data_dir, ref, entry) for ref, entry in iter_entries(data_dir)]
 
 
 def write_entry(data_dir: Path, ref: ModelRef, entry: CacheEntry) -> None:
@@ -184,7 +209,7 @@ def iter_entries(data_dir: Path) -> list[tuple[ModelRef, CacheEntry]]:
     for path in sorted(root.glob("*/*.json")):
         try:
             raw = store.read_json(path)
-            entry = CacheEntry(raw["key"], raw.get("probe_key"), raw["row"])
+            entry = _entry(raw)
         except (OSError, ValueError, KeyError, TypeError):
             continue
         row = entry.row

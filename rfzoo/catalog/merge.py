@@ -29,7 +29,7 @@ def merge(dirs: list[Path], output: Path) -> int:
             for path in output.glob(pattern):
                 if path.relative_to(output) not in plan:
                     path.unlink()  # a model none of the inputs has
-        rows = [entry.row for _, entry in cache.iter_entries(output)]
+        rows = cache.current_rows(output)
         store.write_index(output, rows)
     return len(rows)
 

@@ -339,7 +339,7 @@ class Builder:
         return self.report
 
     def write_index(self) -> None:
-        rows = [entry.row for _, entry in cache.iter_entries(self.data_dir)]
+        rows = cache.current_rows(self.data_dir)
         if rows or (self.data_dir / "index.json").exists():
             store.write_index(self.data_dir, rows)
 

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from rfzoo.catalog.naming import model_file
+from rfzoo.catalog.rows import INDEX_COLUMNS, index_row  # noqa: F401 - index_row: the store's API
 from rfzoo.catalog.sources import ModelRef
 from rfzoo.errors import RfzooError
-from rfzoo.schema import INDEX_COLUMNS, SCHEMA_VERSION, round_float
+from rfzoo.schema import SCHEMA_VERSION, round_float
 
 DOC_SUFFIX = ".json.gz"
 
@@ -142,50 +143,6 @@ def cache_path(data_dir: Path, ref: ModelRef) -> Path:
 
 
 # ---- index ---------------------------------------------------------------------------
-
-
-def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The index row of a model document (columns of rfzoo.schema.INDEX_COLUMNS)."""
-    summary = doc.get("summary") or {}
-    input_size = doc.get("input_size")
-    rf = summary.get("rf")
-    ratios = rf_ratios(rf, input_size)
-    time_axes = time_axis_count(input_size)
-    verification = doc.get("verification") or {}
-    row = {
-        "source": doc.get("source"),
-        "name": doc.get("name"),
-        "family": doc.get("family"),
-        "task": doc.get("task"),
-        "input_size": input_size,
-        "rf": rf,
-        "jump": summary.get("jump"),
-        "rf_ratio": max(ratios[time_axes:], default=None, key=_none_low),
-        "rf_ratio_time": ratios[0] if time_axes else None,
-        "whole_input_from": (summary.get("global_from") or "") if summary.get("global") else "",
-        "params": doc.get("params"),
-        "status": doc.get("status"),
-        "reason": doc.get("reason") or "",
-        "verified": verification.get("verified") if verification else None,
-    }
-    assert tuple(row) == INDEX_COLUMNS, "index_row out of sync with rfzoo.schema.INDEX_COLUMNS"
-    return normalize(row)
-
-
-def time_axis_count(input_size: Any) -> int:
-    """1 for a video input ([T, H, W]: the first axis is time), else 0."""
-    return 1 if isinstance(input_size, list) and len(input_size) == 3 else 0
-
-
-def rf_ratios(rf: Any, input_size: Any) -> list[float | int | None]:
-    """RF / input per axis (None where unknown); empty when the two do not pair up."""
-    if not rf or not input_size or len(rf) != len(input_size):
-        return []
-    return [round_float(r / n) if r is not None and n else None for r, n in zip(rf, input_size, strict=True)]
-
-
-def _none_low(value: float | int | None) -> float:
-    return float("-inf") if value is None else float(value)
 
 
 def _csv_cell(value: Any) -> str:

@@ -43,8 +43,8 @@ def test_index_row_and_csv() -> None:
     assert failed["rf"] is None and failed["verified"] is None
     lines = store.index_csv([row, failed]).splitlines()
     assert lines[0] == ",".join(INDEX_COLUMNS)
-    assert lines[1] == "timm,m,f,classification,224x224,427x427,32x32,1.9062,,,10,exact,,true"
-    assert lines[2] == "timm,z,,,,,,,,,,failed,x,"
+    assert lines[1] == "timm,m,f,classification,224x224,427x427,32x32,1.9062,,,10,exact,,true,"
+    assert lines[2] == "timm,z,,,,,,,,,,failed,x,,"
 
 
 def test_shards_partition_the_list_deterministically() -> None:
@@ -203,3 +203,16 @@ def test_index_row_keeps_the_time_axis_apart_from_the_spatial_ones() -> None:
              "summary": {"rf": [109, 107, 107], "jump": [8, 16, 16]}}
     row = store.index_row(video)
     assert row["rf_ratio"] == 0.9554 and row["rf_ratio_time"] == 6.8125
+
+
+def test_rows_of_an_older_row_version_are_rederived_from_the_documents(tmp_path: Path) -> None:
+    ref = ModelRef("timm", "vit")
+    doc = {"source": "timm", "name": "vit", "input_size": [224, 224], "status": "exact",
+           "summary": {"rf": [16, 16], "jump": [16, 16], "global": True, "global_from": "blocks.0.attn"}}
+    store.write_json(store.model_path(tmp_path, ref), doc)
+    old_row = {"source": "timm", "name": "vit", "rf": [16, 16]}  # written before whole_input_from
+    cache.write_entry(tmp_path, ref, cache.CacheEntry("k", None, old_row, row_version="old"))
+    (row,) = cache.current_rows(tmp_path)
+    assert row == store.index_row(doc) and row["whole_input_from"] == "blocks.0.attn"
+    assert cache.read_entry(tmp_path, ref) == cache.CacheEntry("k", None, row)  # rewritten once
+    assert row["verify_note"] == "not measured yet"
