@@ -53,7 +53,6 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     cat = _catalog or load_catalog()
     dirs = bool(config["use_directory_urls"])
     has_page = set(cat.models)
-    docs = list(cat.models.values())
 
     def add(path: str, content: str | bytes) -> None:
         if files.get_file_from_path(path) is None:  # a real file in docs/ wins
@@ -69,12 +68,12 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     add("catalog/index.md", index_page.render(cat.rows, has_page, mismatches, directory_urls=dirs))
     add("catalog/index.json", index_json(cat))
     add("catalog/index.csv", index_csv(cat))
-    families = cat.families
+    families = group_pages.group_families(cat.rows)  # timm's test nets apart, as "test"
     add("families/index.md", group_pages.families_index(families))
     for fam, rows in families.items():
         fam_docs = [cat.models[model_key(r)] for r in rows if model_key(r) in cat.models]
         add(family_md(fam), group_pages.family_page(fam, rows, fam_docs, has_page, directory_urls=dirs))
-    add("compare.md", group_pages.compare_page(docs, directory_urls=dirs))
+    add("compare.md", group_pages.compare_page([k for k, d in cat.models.items() if d.get("layers")]))
     add("changelog.md", group_pages.changelog_page(cat.changelog))
     return files
 

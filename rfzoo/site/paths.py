@@ -7,18 +7,48 @@ from typing import Any
 
 from rfzoo.catalog.naming import model_file
 
-# family ids as the libraries spell them -> how people write them
+# family ids as the libraries spell them -> the architecture's name as its paper writes it
 FAMILY_NAMES = {
-    "alexnet": "AlexNet", "convnext": "ConvNeXt", "deeplabv3": "DeepLabv3", "densenet": "DenseNet",
-    "efficientnet": "EfficientNet", "fcn": "FCN", "googlenet": "GoogLeNet",
-    "inception": "Inception", "inception_v3": "Inception v3", "inception_v4": "Inception v4",
-    "inception_resnet_v2": "Inception-ResNet v2", "mnasnet": "MnasNet", "mobilenet": "MobileNet",
-    "mobilenetv2": "MobileNet v2", "mobilenetv3": "MobileNet v3", "regnet": "RegNet",
-    "resnet": "ResNet", "resnext": "ResNeXt", "shufflenetv2": "ShuffleNet v2",
-    "squeezenet": "SqueezeNet", "swin_transformer": "Swin Transformer", "vgg": "VGG",
-    "vision_transformer": "Vision Transformer", "vit": "ViT", "wide_resnet": "Wide ResNet",
-    "tnt": "TNT", "video": "Video",
+    "alexnet": "AlexNet", "beit": "BEiT", "byoanet": "BYOANet", "byobnet": "BYOBNet",
+    "cait": "CaiT", "coat": "CoaT", "convit": "ConViT", "convmixer": "ConvMixer",
+    "convnext": "ConvNeXt", "cpubone": "CPUBone", "crossvit": "CrossViT", "csatv2": "CSATv2",
+    "cspnet": "CSPNet", "cspnext": "CSPNeXt", "davit": "DaViT", "deeplabv3": "DeepLabV3",
+    "deepseek_vit": "DeepSeek ViT", "deit": "DeiT", "densenet": "DenseNet", "dla": "DLA",
+    "dpn": "DPN", "edgenext": "EdgeNeXt", "efficientformer": "EfficientFormer",
+    "efficientformer_v2": "EfficientFormerV2", "efficientnet": "EfficientNet",
+    "efficientvim": "EfficientViM", "efficientvit_mit": "EfficientViT (MIT)",
+    "efficientvit_msra": "EfficientViT (MSRA)", "eva": "EVA", "faster_rcnn": "Faster R-CNN",
+    "fasternet": "FasterNet", "fastvit": "FastViT", "fcn": "FCN", "fcos": "FCOS",
+    "focalnet": "FocalNet", "gcvit": "GC ViT", "gemma4_vit": "Gemma 4 ViT", "ghostnet": "GhostNet",
+    "googlenet": "GoogLeNet", "hardcorenas": "HardCoRe-NAS", "hgnet": "HGNet", "hiera": "Hiera",
+    "hieradet_sam2": "HieraDet (SAM 2)", "hrnet": "HRNet", "iformer": "iFormer",
+    "inception": "Inception v3", "inception_next": "InceptionNeXt",
+    "inception_resnet_v2": "Inception-ResNet v2", "inception_v3": "Inception v3",
+    "inception_v4": "Inception v4", "keypoint_rcnn": "Keypoint R-CNN", "lcnetv2": "LCNetV2",
+    "levit": "LeViT", "lowformer": "LowFormer", "lraspp": "LR-ASPP", "mambaout": "MambaOut",
+    "mask_rcnn": "Mask R-CNN", "maxvit": "MaxViT", "maxxvit": "MaxViT and CoAtNet",
+    "metaformer": "MetaFormer", "mlp_mixer": "MLP-Mixer", "mnasnet": "MnasNet",
+    "mobilenet": "MobileNet", "mobilenetv2": "MobileNetV2", "mobilenetv3": "MobileNetV3",
+    "mobilenetv5": "MobileNetV5", "mobilevit": "MobileViT", "mvit": "MViT", "mvitv2": "MViTv2",
+    "naflexvit": "NaFlexViT", "nasnet": "NASNet", "nest": "NesT", "nextvit": "Next-ViT",
+    "nfnet": "NFNet", "pit": "PiT", "pnasnet": "PNASNet", "pvt_v2": "PVTv2",
+    "qwen3_vit": "Qwen3 ViT", "raft": "RAFT", "rdnet": "RDNet", "regnet": "RegNet",
+    "repghost": "RepGhost", "repvit": "RepViT", "res2net": "Res2Net", "resnest": "ResNeSt",
+    "resnet": "ResNet", "resnetv2": "ResNetV2", "resnext": "ResNeXt", "retinanet": "RetinaNet",
+    "rexnet": "ReXNet", "s3d": "S3D", "selecsls": "SelecSLS", "senet": "SENet",
+    "sequencer": "Sequencer", "shufflenetv2": "ShuffleNetV2", "shvit": "SHViT", "sknet": "SKNet",
+    "squeezenet": "SqueezeNet", "ssd": "SSD", "ssdlite": "SSDlite", "starnet": "StarNet",
+    "swiftformer": "SwiftFormer", "swin_transformer": "Swin Transformer",
+    "swin_transformer_v2": "Swin Transformer V2", "swin_transformer_v2_cr": "Swin Transformer V2 (CR)",
+    "test": "timm test nets", "tiny_vit": "TinyViT", "tnt": "TNT", "tresnet": "TResNet",
+    "twins": "Twins", "vgg": "VGG", "video": "Video", "visformer": "Visformer",
+    "vision_transformer": "ViT", "vision_transformer_hybrid": "ViT hybrid",
+    "vision_transformer_relpos": "ViT (relative position)", "vision_transformer_sam": "ViT (SAM)",
+    "vit": "ViT", "vitamin": "ViTamin", "volo": "VOLO", "vovnet": "VoVNet",
+    "wide_resnet": "Wide ResNet", "xception": "Xception", "xception_aligned": "Aligned Xception",
+    "xcit": "XCiT",
 }
+TEST_FAMILY = "test"  # timm's tiny test_* nets: not architectures, kept apart from the families
 
 
 def slug(text: str) -> str:
@@ -28,6 +58,17 @@ def slug(text: str) -> str:
 
 def family_title(family: str) -> str:
     return FAMILY_NAMES.get(family, family.replace("_", " "))
+
+
+def is_test_net(row: dict[str, Any]) -> bool:
+    """timm's test_* nets (family "test"; older indexes filed them under their architecture)."""
+    return row.get("family") == TEST_FAMILY or (
+        row.get("source") == "timm" and str(row.get("name", "")).startswith("test_"))
+
+
+def family_of(row: dict[str, Any]) -> str:
+    """The family a row is listed under: "test" for the test nets, "other" when none."""
+    return TEST_FAMILY if is_test_net(row) else (row.get("family") or "other")
 
 
 def model_md(row: dict[str, Any]) -> str:
