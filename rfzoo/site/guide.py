@@ -29,12 +29,12 @@ class State:
     n: int  # output length
     j: float  # jump
     r: float  # RF size
-    start: float  # center of unit 0's RF; the guide's convention: pixel i has center i + 0.5
+    start: float  # center of unit 0's RF; rfzoo's convention everywhere: pixel i has center i
 
 
 def chain(n_in: int, layers: list[Layer]) -> list[State]:
     """The guide's four equations, layer by layer, starting from the input."""
-    out = [State(n_in, 1, 1, 0.5)]
+    out = [State(n_in, 1, 1, 0)]
     for lay in layers:
         prev = out[-1]
         n = math.floor((prev.n + 2 * lay.p - lay.k) / lay.s) + 1
@@ -53,7 +53,7 @@ def table(example: tuple[int, list[Layer]]) -> str:
     states = chain(n_in, layers)
     out = ["| layer | k | s | p | n (output) | j (jump) | r (RF) | start |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-           f"| input | | | | {n_in} | 1 | 1 | 0.5 |"]
+           f"| input | | | | {n_in} | 1 | 1 | 0 |"]
     for lay, st in zip(layers, states[1:], strict=True):
         out.append(f"| {lay.name} | {lay.k} | {lay.s} | {lay.p} | {st.n} | {fmt(st.j)} | "
                    f"{fmt(st.r)} | {fmt(st.start)} |")
@@ -62,6 +62,11 @@ def table(example: tuple[int, list[Layer]]) -> str:
 
 def fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# Drawing coordinates: cell i of a map spans [x0 + i, x0 + i + 1], so input pixel i (center i in
+# rfzoo's coordinates) is drawn centered at i + DRAW; only the drawing shifts, never the numbers.
+DRAW = 0.5
 
 
 def grid(n: int, x0: float, name: str, value: int) -> dict[str, Any]:
@@ -117,29 +122,28 @@ def unit_figure(example: tuple[int, list[Layer]], *, show_layers: list[int], cel
 def pad(states: list[State], n_in: int) -> float:
     """How far the widest RF reaches past the image: the plot shows that much padding."""
     last = states[-1]
-    lo = last.start - last.r / 2
-    hi = last.start + (last.n - 1) * last.j + last.r / 2
+    lo = last.start + DRAW - last.r / 2
+    hi = last.start + DRAW + (last.n - 1) * last.j + last.r / 2
     return max(0.0, -lo, hi - n_in)
 
 
 def unit_step(li: int, uy: int, ux: int, st: State, x0: float, n_in: int) -> dict[str, Any]:
-    cy, cx = st.start + uy * st.j, st.start + ux * st.j
-    half = st.r / 2
+    cy, cx = st.start + uy * st.j, st.start + ux * st.j  # centers, rfzoo's coordinates
+    dy, dx, half = cy + DRAW, cx + DRAW, st.r / 2  # where they are drawn
     shapes = [
         {"type": "rect", "x0": 0, "x1": n_in, "y0": 0, "y1": n_in,
          "line": {"color": "#607d8b", "width": 1}},
-        {"type": "rect", "x0": cx - half, "x1": cx + half, "y0": cy - half, "y1": cy + half,
+        {"type": "rect", "x0": dx - half, "x1": dx + half, "y0": dy - half, "y1": dy + half,
          "line": {"color": ANALYTIC, "width": 3}, "fillcolor": "rgba(255,152,0,0.18)"},
         {"type": "rect", "x0": x0 + ux, "x1": x0 + ux + 1, "y0": uy, "y1": uy + 1,
          "line": {"color": RED, "width": 3}},
-        {"type": "line", "x0": x0 + ux + 0.5, "y0": uy + 0.5, "x1": cx, "y1": cy,
+        {"type": "line", "x0": x0 + ux + 0.5, "y0": uy + 0.5, "x1": dx, "y1": dy,
          "line": {"color": RED, "width": 1, "dash": "dot"}},
     ]
-    lo, hi = cx - half, cx + half
-    # pixel i spans [i, i + 1] in the guide's coordinates: the field is pixels lo .. hi - 1
+    lo, hi = cx - (st.r - 1) / 2, cx + (st.r - 1) / 2  # first and last pixel of the field on x
     text = (f"layer {li} unit ({uy}, {ux}): RF {fmt(st.r)}×{fmt(st.r)} centered at ({fmt(cy)}, {fmt(cx)}), "
-            f"pixels {fmt(lo)} to {fmt(hi - 1)} on x")
-    if lo < 0 or hi > n_in:
+            f"pixels {fmt(lo)} to {fmt(hi)} on x")
+    if lo < 0 or hi > n_in - 1:
         text += ", partly padding"
     annotations = [{"x": 0, "y": 1, "xref": "paper", "yref": "paper", "xanchor": "left",
                     "yanchor": "bottom", "text": text, "showarrow": False,

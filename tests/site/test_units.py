@@ -11,7 +11,7 @@ from rfzoo.site import embed, figures, fmt, guide, paths
 
 def test_guide_5x5_example() -> None:
     states = guide.chain(*guide.GUIDE_5X5)
-    assert [(s.n, s.j, s.r, s.start) for s in states[1:]] == [(3, 2, 3, 0.5), (2, 4, 7, 0.5)]
+    assert [(s.n, s.j, s.r, s.start) for s in states[1:]] == [(3, 2, 3, 0), (2, 4, 7, 0)]  # pixel i: center i
 
 
 def test_four_layer_example_rf_10_jump_4() -> None:
