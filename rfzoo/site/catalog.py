@@ -25,6 +25,7 @@ Row = dict[str, Any]
 class Catalog:
     data_dir: Path
     models: dict[str, Doc] = field(default_factory=dict)  # "source/name" -> document, sorted
+    paths: dict[str, Path] = field(default_factory=dict)  # "source/name" -> its document file
     rows: list[Row] = field(default_factory=list)  # index rows, sorted by source, name
     changelog: str | None = None
     luo: dict[str, Any] | None = None  # data/luo.json: Luo et al.'s ERF law, measured
@@ -64,9 +65,11 @@ def model_key(doc_or_row: Doc) -> str:
 def load_catalog(root: Path | None = None) -> Catalog:
     root = root or data_dir()
     cat = Catalog(data_dir=root)
-    docs = [store.read_json(p) for p in store.document_paths(root)]
-    docs.sort(key=lambda d: (d["source"], d["name"]))
+    found = sorted(((store.read_json(p), p) for p in store.document_paths(root)),
+                   key=lambda dp: (dp[0]["source"], dp[0]["name"]))
+    docs = [d for d, _ in found]
     cat.models = {model_key(d): d for d in docs}
+    cat.paths = {model_key(d): p for d, p in found}
     cat.rows = load_rows(root, docs)
     log = root / "changelog.md"
     cat.changelog = log.read_text() if log.is_file() else None

@@ -8,6 +8,7 @@ pages (`<!-- rfzoo:figure NAME -->`). The data directory is $RFZOO_DATA_DIR or d
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -26,7 +27,7 @@ from mkdocs.structure.pages import Page  # noqa: E402
 
 from rfzoo.catalog import store  # noqa: E402
 from rfzoo.schema import INDEX_COLUMNS  # noqa: E402
-from rfzoo.site import embed, figures, group_pages, guide, index_page, model_page  # noqa: E402
+from rfzoo.site import embed, figures, group_pages, guide, index_page, model_data, model_page  # noqa: E402
 from rfzoo.site.catalog import Catalog, load_catalog, model_key, row_from_doc  # noqa: E402
 from rfzoo.site.fmt import esc  # noqa: E402
 from rfzoo.site.paths import curve_json, family_md, model_md  # noqa: E402
@@ -58,10 +59,13 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         if files.get_file_from_path(path) is None:  # a real file in docs/ wins
             files.append(File.generated(config, path, content=content))
 
+    site_url = config.get("site_url") or None
     for key, doc in cat.models.items():
-        add(model_md(doc), model_page.render(doc, directory_urls=dirs))
-        add(model_md(doc)[:-3] + ".json", store.dumps(doc))
-        add(model_md(doc)[:-3] + ".csv", layers_csv(doc))
+        page = model_page.build(doc, directory_urls=dirs, date=cat.date, site_url=site_url)
+        add(model_md(doc), page.markdown)
+        if doc.get("status") != "failed":
+            add(model_page.data_file(doc), model_data.encode(page.data))
+        add_record(files, config, model_page.record_file(doc), cat.paths.get(key), doc)
         if doc.get("layers"):
             add(curve_json(key), embed.json_for_script(figures.curve(doc)))
     mismatches = [(k, m) for k, d in cat.models.items() for m in d.get("feature_info_mismatches") or []]
@@ -76,6 +80,17 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     add("compare.md", group_pages.compare_page([k for k, d in cat.models.items() if d.get("layers")]))
     add("changelog.md", group_pages.changelog_page(cat.changelog))
     return files
+
+
+def add_record(files: Files, config: MkDocsConfig, path: str, source: Path | None, doc: dict[str, Any]) -> None:
+    """A model's full record, gzip JSON: the data's own .json.gz file copied as it is, or an
+    older plain .json document compressed (deterministic: no timestamp)."""
+    if files.get_file_from_path(path) is not None:
+        return
+    if source is not None and source.name.endswith(".gz"):
+        files.append(File.generated(config, path, abs_src_path=str(source)))
+    else:
+        files.append(File.generated(config, path, content=gzip.compress(store.dumps(doc).encode(), mtime=0)))
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:

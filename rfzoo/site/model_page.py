@@ -1,44 +1,65 @@
-"""The Markdown of one model's page: summary card, stages, charts, gradient maps, layers."""
+"""One model's page: the Markdown (headline, card, stages, chart frames, gradient checks,
+how to reproduce and cite) and its lazily loaded data (charts and the per-layer table).
+
+The page stays small at any model size: the per-layer table and the chart figures live in
+`<stem>.page.json.gz` next to the page (rfzoo.site.model_data), which rfzoo-model.js fetches.
+Only the h1 section (title, headline, card) is searchable: every h2 carries
+`data-search-exclude`, so the search index stays small over ~1,500 models.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from rfzoo.catalog.naming import model_stem
 from rfzoo.markup import markdown_code as code
 from rfzoo.markup import markdown_text as md
-from rfzoo.markup import yaml_string
-from rfzoo.site import embed, figures
-from rfzoo.site.fmt import DASH, axes, esc, num, params, status, verified
-from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_url, slug
+from rfzoo.site import model_card, model_charts, model_checks, model_data
+from rfzoo.site.fmt import DASH, axes, esc, num
+from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_url
 
 Doc = dict[str, Any]
-
-COLLAPSE_OVER = 30  # layer tables longer than this start collapsed
-LAYER_COLUMNS = ("#", "node", "op", "kind", "output", "RF", "smallest-path RF", "jump", "center",
-                 "eff. padding", "border units", "checked", "flags")
-CHECK_MARKS = {
-    True: '<span class="rfz-ok" title="gradient support equals the analytic box">✓</span>',
-    False: '<span class="rfz-bad" title="gradient support differs from the analytic box">✗</span>',
-    None: "",
-}
+EXCLUDE = "{ data-search-exclude }"  # attr_list on a heading: the section stays out of search
 
 
-def render(doc: Doc, *, directory_urls: bool = True) -> str:
+@dataclass(frozen=True)
+class ModelPage:
+    markdown: str
+    data: dict[str, Any]  # the page data (model_data layout), written as <stem>.page.json.gz
+
+
+def data_file(doc: Doc) -> str:
+    """The page data's docs path, next to the page: models/<source>/<stem>.page.json.gz."""
+    return model_md(doc)[: -len(".md")] + ".page.json.gz"
+
+
+def record_file(doc: Doc) -> str:
+    """The full record's docs path: models/<source>/<stem>.json.gz (the catalog document)."""
+    return model_md(doc)[: -len(".md")] + ".json.gz"
+
+
+def build(doc: Doc, *, directory_urls: bool = True, date: str | None = None,
+          site_url: str | None = None) -> ModelPage:
     src = model_md(doc)
-    ident = slug(f"{doc['source']}-{doc['name']}")
-    parts = [front_matter(doc), header(doc, src), card(doc), status_note(doc)]
+    charts = model_charts.Charts(doc)
+    parts = [model_card.front_matter(doc), header(doc, src), model_card.headline(doc),
+             model_card.card(doc), fractional_note(doc), status_note(doc)]
     if doc.get("status") != "failed":
-        parts += [stages(doc), charts(doc, ident), gradient_maps(doc, ident), layers(doc)]
-    parts.append(links(doc, src, directory_urls))
-    return "\n".join(p for p in parts if p).rstrip() + "\n"
+        data_url = rel_url(src, data_file(doc), directory_urls)
+        parts += [f'<div class="rfz-model" data-rfz-data="{esc(quote(data_url))}" hidden></div>\n',
+                  stages(doc), charts.markdown(), model_checks.section(doc, charts), layers(doc)]
+    parts += [reproduce(doc), cite(doc, date, site_url, directory_urls),
+              links(doc, src, directory_urls), footnotes(doc)]
+    markdown = "\n".join(p for p in parts if p).rstrip() + "\n"
+    return ModelPage(markdown, model_data.page_data(doc, charts.figures))
 
 
-def front_matter(doc: Doc) -> str:
-    rf = axes((doc.get("summary") or {}).get("rf"))
-    desc = f"Receptive field of {doc['source']} {doc['name']}: {rf} px at input {axes(doc.get('input_size'))}."
-    return (f"---\ntitle: {yaml_string(doc['name'])}\ndescription: {yaml_string(desc)}\n"
-            "hide:\n  - navigation\n---\n")
+def render(doc: Doc, *, directory_urls: bool = True, date: str | None = None,
+           site_url: str | None = None) -> str:
+    """The page's Markdown (golden files, tests)."""
+    return build(doc, directory_urls=directory_urls, date=date, site_url=site_url).markdown
 
 
 def header(doc: Doc, src: str) -> str:
@@ -50,59 +71,90 @@ def header(doc: Doc, src: str) -> str:
     )
 
 
-def card(doc: Doc) -> str:
-    s = doc.get("summary") or {}
-    glob = DASH
-    if s:
-        glob = f"from <code>{esc(s.get('global_from'))}</code> on" if s.get("global_from") else "none"
-    ver = doc.get("verification")
-    items = [
-        ("Receptive field", f"<strong>{axes(s.get('rf'))}</strong> px"),
-        ("Jump (stride)", axes(s.get("jump"))),
-        ("Effective padding", axes(s.get("effective_padding"))),
-        ("Smallest-path RF", axes(s.get("rf_min"))),
-        ("Center of unit 0", axes(s.get("center"))),
-        ("Input size", axes(doc.get("input_size"))),
-        ("Feature map", f"{axes(s.get('output_size'))} at <code>{esc(s.get('node') or DASH)}</code>"),
-        ("Global context", glob),
-        ("Status", status(doc.get("status"))),
-        ("Verified", verified(None if not ver else ver.get("verified"))),
-        ("Parameters", params(doc.get("params"))),
-        ("Versions", " · ".join(f"{esc(k)} {esc(v)}" for k, v in sorted((doc.get("versions") or {}).items()))
-         or DASH),
-    ]
-    cells = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in items)
-    return f'<dl class="rfz-card">{cells}</dl>\n'
+def fractional(doc: Doc) -> float | None:
+    """A fractional jump of the model (summary first, then any layer), else None."""
+    cands = [(doc.get("summary") or {}).get("jump") or []]
+    cands += [lay.get("jump") or [] for lay in doc.get("layers") or []]
+    for values in cands:
+        for v in values:
+            if isinstance(v, float) and not v.is_integer():
+                return v
+    return None
+
+
+def fractional_note(doc: Doc) -> str:
+    v = fractional(doc)
+    if v is None:
+        return ""
+    return (f"Some jumps here are fractional ({num(v)} px)[^fractional-jump]: adjacent units are "
+            "that far apart on average, not a whole number of pixels.\n")
+
+
+def footnotes(doc: Doc) -> str:
+    if fractional(doc) is None:
+        return ""
+    return ("[^fractional-jump]: A jump (the distance in input pixels between adjacent units) is "
+            "fractional after resampling (upsampling by a non-integer factor, `interpolate` to a "
+            "fixed size) or adaptive pooling whose output size does not divide its input: e.g. "
+            "an adaptive pool from 19 to 7 positions multiplies the jump by 19/7. The RF is still "
+            "exact; the units' positions are then not on a whole-pixel grid.\n")
 
 
 def status_note(doc: Doc) -> str:
     st, reason = doc.get("status"), (doc.get("reason") or "").strip()
     if st == "partial":
-        return f'!!! warning "Partial analysis"\n    {md(reason) or "Part of the graph is not analyzed."}\n'
+        return (f'!!! warning "Partial analysis: every RF on this page is a lower bound (≥)"\n'
+                f"    {md(reason) or 'Part of the graph is not analyzed.'}\n")
     if st == "failed":
         return (f'!!! failure "Analysis failed"\n    {md(reason) or "No reason recorded."}\n\n'
                 "    The catalog keeps the model and its reason; nothing below can be computed.\n")
     return ""
 
 
+def anchor(name: Any) -> str:
+    """A link to a layer's row in the per-layer table (ids are the layer names)."""
+    return f'<a href="#{esc(quote(str(name), safe=""))}" class="rfz-layer-link">{code(name)}</a>'
+
+
+def rf_cell(values: list | None, doc: Doc, glob: bool = False) -> str:
+    text = axes(values)
+    if text != DASH and model_card.lower_bound(doc):
+        text = model_card.GE + text
+    if glob:
+        text = f"whole input (local {text})"
+    return text
+
+
 def stages(doc: Doc) -> str:
     rows = doc.get("stages") or []
     if not rows:
-        return "## Stages\n\nNo stages recorded.\n"
-    out = ["## Stages\n", "Where a feature map of a new resolution ends.\n",
-           "| stage | node | RF | jump | output | declared reduction |",
-           "| --- | --- | ---: | ---: | ---: | --- |"]
+        return f"## Stages {EXCLUDE}\n\nNo stages recorded.\n"
+    declared = any(st.get("declared_reduction") is not None for st in rows)
+    unit = "T×H×W: frames × px" if model_card.is_video(doc) else "px"
+    head = f"| stage | node | RF ({unit}) | smallest-path RF | jump | output |"
+    rule = "| --- | --- | ---: | ---: | ---: | ---: |"
+    if declared:
+        head += " declared reduction (timm `feature_info`) |"
+        rule += " --- |"
+    glob = {lay.get("name"): bool(lay.get("global")) for lay in doc.get("layers") or []}
+    out = [f"## Stages {EXCLUDE}\n",
+           "Where a feature map of a new resolution ends. A stage that a global op reaches sees the "
+           "whole input; its local-path RF is in parentheses.\n", head, rule]
     for st in rows:
-        declared = st.get("declared_reduction")
-        match = st.get("reduction_matches")
-        if declared is None:
-            dec = DASH
-        elif match is False:
-            dec = f'<span class="rfz-bad">✗ declares {num(declared)}, computed {axes(st.get("jump"))}</span>'
-        else:
-            dec = f"✓ {num(declared)}"
-        out.append(f"| {md(st.get('name'))} | {code(st.get('node'))} | {axes(st.get('rf'))} | "
-                   f"{axes(st.get('jump'))} | {axes(st.get('output_size'))} | {dec} |")
+        cells = [md(st.get("name")), anchor(st.get("node")), rf_cell(st.get("rf"), doc, bool(st.get("global", glob.get(st.get("node"))))),
+                 axes(st.get("rf_min")), axes(st.get("jump")), axes(st.get("output_size"))]
+        if declared:
+            dec, match = st.get("declared_reduction"), st.get("reduction_matches")
+            if dec is None:
+                cells.append(DASH)
+            elif match is False:
+                cells.append(f'<span class="rfz-bad">✗ declares {num(dec)}, computed {axes(st.get("jump"))}</span>')
+            else:
+                cells.append(f"✓ {num(dec)}")
+        out.append("| " + " | ".join(cells) + " |")
+    if declared:
+        out.append("\n*Declared reduction*: the stride the library itself declares for the stage "
+                   "(timm's `feature_info` reduction), checked against the computed jump.")
     mism = doc.get("feature_info_mismatches") or []
     if mism:
         out.append("\n!!! danger \"The library's declared reductions disagree with the computed jumps\"")
@@ -112,229 +164,98 @@ def stages(doc: Doc) -> str:
     return "\n".join(out) + "\n"
 
 
-def charts(doc: Doc, ident: str) -> str:
-    out = []
-    fig = figures.rf_depth(doc)
-    if fig:
-        out += ["## Receptive field and jump against depth\n",
-                embed.chart(f"rfz-{ident}-rf-depth", fig, height=400,
-                            caption="Step curves: only the nodes where a value changes are plotted. "
-                                    "Hover a point for the node that grew the RF.")]
-    fig = figures.rf_ratio(doc)
-    if fig:
-        cover = figures.first_cover_layer(doc)
-        where = (f"The RF covers the whole input from {code(cover)} on."
-                 if cover else "The local RF never covers the whole input at this size.")
-        glob = (doc.get("summary") or {}).get("global_from")
-        if glob:
-            where += f" Global context reaches every unit from {code(glob)} on."
-        out += ["## Receptive field relative to the input\n", where + "\n",
-                embed.chart(f"rfz-{ident}-rf-ratio", fig, height=340)]
-    fig = figures.border_share(doc)
-    if fig:
-        out += ["## Border effects\n",
-                "Share of each node's output units whose receptive field reaches past the image "
-                "border, into padding, at this input size.\n",
-                embed.chart(f"rfz-{ident}-border", fig, height=300)]
-    return "\n".join(out)
-
-
-def gradient_maps(doc: Doc, ident: str) -> str:
-    ver, erf = doc.get("verification"), doc.get("erf")
-    out = ["## Gradient maps\n"]
-    if not ver and not erf:
-        out.append("Not measured yet: the gradient probe (`rfzoo erf`) has not run on this model.\n")
-        return "\n".join(out)
-    checks = {st.get("node"): st for st in (ver or {}).get("stages") or []}
-    if ver:
-        out.append(verification_table(ver))
-    if erf:
-        out.append(erf_table(erf))
-    boxes = []
-    erf_stages = {st.get("node"): st for st in (erf or {}).get("stages") or []}
-    for i, node in enumerate(dict.fromkeys([*erf_stages, *checks])):
-        est, chk = erf_stages.get(node, {}), checks.get(node, {})
-        size = (erf or {}).get("input_size") if est else (ver or {}).get("input_size")
-        analytic = chk.get("analytic_box") if (chk and (not est or same_size(ver, erf))) else None
-        if est and analytic is None:  # the probe's own box for the ERF unit, else computed
-            analytic = est.get("rf_box") or analytic_box(doc, node, size)
-        measured = chk.get("measured_box") if analytic is chk.get("analytic_box") else None
-        fig = figures.gradient_map(est, analytic, measured, chk.get("agree"), size)
-        cap = f"<code>{esc(node)}</code>"
-        if chk.get("agree") is False:
-            cap += ' <span class="rfz-bad">✗ measured support differs</span>'
-        boxes.append(embed.chart(f"rfz-{ident}-grad-{i}", fig, height=320, caption=cap).strip())
-    if boxes:
-        what = "The ERF heat map (random weights) under the" if erf else "The"
-        out.append(f"{what} analytic RF box (orange) and the measured gradient support "
-                   "(dashed; red where it disagrees), in input pixels.\n")
-        out.append('<div class="rfz-grid">' + "".join(boxes) + "</div>\n")
-    return "\n".join(out)
-
-
-def same_size(ver: Doc | None, erf: Doc | None) -> bool:
-    return bool(ver and erf and ver.get("input_size") == erf.get("input_size"))
-
-
-def analytic_box(doc: Doc, node: str, size: list[int] | None) -> list[list[float]] | None:
-    """RF box of the unit whose RF center is nearest the input's center (the probe's unit)."""
-    lay = next((x for x in doc.get("layers") or [] if x.get("name") == node), None)
-    if not lay or not size:
-        return None
-    box = []
-    for ax, n in enumerate(size):
-        rf, jump, center = (figures.value(lay, k, ax) for k in ("rf", "jump", "center"))
-        if rf is None or not jump or center is None:
-            return None
-        unit = round(((n - 1) / 2 - center) / jump)
-        c = center + unit * jump
-        box.append([c - (rf - 1) / 2, c + (rf - 1) / 2])
-    return box
-
-
-def verification_table(ver: Doc) -> str:
-    ok = ver.get("verified")
-    head = ("All stages agree: the measured gradient support equals the analytic RF."
-            if ok else '<span class="rfz-bad">At least one stage disagrees: shown in red below.</span>')
-    clipped = ""
-    if ver.get("clipped"):
-        names = ", ".join(code(n) for n in ver["clipped"])
-        clipped = f'!!! note "Checked inside the image only: {len(ver["clipped"])} stage(s)"\n' \
-                  f"    {md(ver.get('clipped_reason') or '')} ({names}).\n"
-    out = [f"**Support check** ({md(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
-           f"input {axes(ver.get('input_size'))}). {head}\n", clipped, layers_check(ver),
-           "| stage node | unit | analytic box (y; x) | measured box (y; x) | agrees |",
-           "| --- | --- | --- | --- | --- |"]
-    for st in ver.get("stages") or []:
-        agree = st.get("agree")
-        mark = '<span class="rfz-ok">✓</span>' if agree else '<span class="rfz-bad">✗ no</span>'
-        measured = box_text(st.get("measured_box"))
-        if agree is False:
-            measured = f'<span class="rfz-bad">{measured}</span>'
-        out.append(f"| {code(st.get('node'))} | {axes(st.get('unit'))} | {box_text(st.get('analytic_box'))} "
-                   f"| {measured} | {mark} |")
-    return "\n".join(out) + "\n"
-
-
-def layers_check(ver: Doc) -> str:
-    """The every-layer part of the support check: counts and each disagreement."""
-    lay = ver.get("layers")
-    if not lay:
-        return ""
-    checked, agree = lay.get("checked") or 0, lay.get("agree") or 0
-    text = (f"Every layer with a local RF was measured the same way: **{num(agree)} of "
-            f"{num(checked)}** agree (float32 first, float64 where float32 differed: "
-            f"{num(lay.get('float64_rechecks') or 0)} layer-axes).")
-    skipped = lay.get("unchecked") or []
-    if skipped:
-        text += f" Not measured: {len(skipped)} ({md(skipped[0].get('reason'))}, ...)."
-    out = [text + "\n"]
-    bad = lay.get("disagree") or []
-    if bad:
-        out.append('<span class="rfz-bad">Layers whose measured support differs:</span>\n')
-        out += [f"- {code(b.get('node'))}: analytic {box_text(b.get('analytic_box'))}, "
-                f'<span class="rfz-bad">measured {box_text(b.get("measured_box"))}</span>'
-                for b in bad[:20]]
-        if len(bad) > 20:
-            out.append(f"- ... and {len(bad) - 20} more (see the JSON)")
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def layer_checks(doc: Doc) -> dict[str, bool]:
-    """Per layer name: True when its measured support agrees, False when not; absent when
-    the layer was not measured. Read from the probe's own lists, never re-derived."""
-    ver = doc.get("verification") or {}
-    marks = {st.get("node"): bool(st.get("agree")) for st in ver.get("stages") or []}
-    lay = ver.get("layers") or {}
-    marks.update({name: True for name in lay.get("agreed") or []})
-    marks.update({b.get("node"): False for b in lay.get("disagree") or []})
-    return marks
-
-
-def box_text(box: list | None) -> str:
-    if not box:
-        return DASH
-    return "; ".join(f"{num(a)}..{num(b)}" for a, b in box)
-
-
-def erf_table(erf: Doc) -> str:
-    return erf_rows(erf) + (
-        f"\n!!! note \"ERF maps cut by the border: {', '.join(md(n) for n in erf['clipped'])}\"\n"
-        f"    {md(erf.get('clipped_reason') or 'The input holding the whole ERF was not run.')}\n"
-        if erf.get("clipped") else "")
-
-
-def erf_rows(erf: Doc) -> str:
-    weights = erf.get("weights") or "random"
-    label = "random weights" if weights == "random" else f"weights: {md(weights)}"
-    out = [f"**Effective receptive field** ({label}; init: {md(erf.get('init') or DASH)}; "
-           f"{num(erf.get('samples'))} samples; input {axes(erf.get('input_size'))}"
-           + (f"; unit: {md(erf['unit'])}" if isinstance(erf.get("unit"), str) else "")
-           + "). Radius of the centered square holding that share of the gradient mass, in pixels.\n",
-           "| stage node | r 20% | r 30% | r 50% | r 99% | ERF / TRF | center offset |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for st in erf.get("stages") or []:
-        r = st.get("radius") or {}
-        out.append(f"| {code(st.get('node'))} | {num(r.get('20'))} | {num(r.get('30'))} | "
-                   f"{num(r.get('50'))} | {num(r.get('99'))} | {num(st.get('erf_trf_ratio'))} | "
-                   f"{axes(st.get('offset'))} |")
-    return "\n".join(out) + "\n"
-
-
 def layers(doc: Doc) -> str:
     rows = doc.get("layers") or []
     if not rows:
         return ""
-    is_open = "" if len(rows) > COLLAPSE_OVER else " open"
-    head = "".join(f"<th>{c}</th>" for c in LAYER_COLUMNS)
-    checks = layer_checks(doc)
-    body = "".join(layer_row(i, lay, checks.get(lay.get("name"))) for i, lay in enumerate(rows))
+    checked = any(c is not None for c in model_data.columns(doc)["check"])
+    bound = (" RFs are lower bounds (≥): part of the graph is not analyzed."
+             if model_card.lower_bound(doc) else "")
+    note = ("*checked*: ✓ where the measured gradient support of the layer's middle unit equals "
+            "its analytic RF box, ✗ where it differs, blank where it was not measured."
+            if checked else "No layer's RF has been measured yet (the gradient probe has not run).")
     return (
-        f"## All layers\n\n{len(rows)} nodes with a tensor output, in graph order. "
-        f"{checked_note(checks)}\n\n"
-        f'<details class="rfz-layers abstract"{is_open} data-search-exclude>'
-        f"<summary>Per-layer table ({len(rows)} nodes)</summary>"
-        '<input type="search" class="rfz-filter" placeholder="Filter layers by name, op or kind" '
-        'aria-label="Filter layers">'
-        f'<table data-rfz-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-        "</details>\n"
+        f"## All layers {EXCLUDE}\n\n"
+        f"{len(rows)} nodes with a tensor output, in graph order.{bound} {note} "
+        "Each row has a permanent link: the page's URL with `#` and the layer name.\n\n"
+        '<div class="rfz-layers-box" data-search-exclude>'
+        '<div class="rfz-layers-tools"><input type="search" class="rfz-layers-filter" '
+        'placeholder="Filter layers by name, op or kind" aria-label="Filter layers">'
+        '<span class="rfz-layers-count"></span>'
+        '<button type="button" class="md-button rfz-layers-csv">Download CSV</button></div>'
+        f'<div class="rfz-layers-table" aria-live="polite"><p class="rfz-loading">Loading the '
+        f"per-layer table ({len(rows)} nodes)…</p></div>"
+        '<noscript><p>The per-layer table needs JavaScript; the full record (JSON, linked '
+        "below) holds the same numbers.</p></noscript></div>\n"
     )
 
 
-def checked_note(checks: dict[str, bool]) -> str:
-    if not checks:
-        return "No layer's RF has been measured yet (the gradient probe has not run)."
-    return ("*checked*: ✓ where the measured gradient support of the layer's middle unit "
-            "equals its analytic RF box, ✗ where it differs, blank where it was not measured.")
+def input_args(doc: Doc) -> tuple[str, str]:
+    size = [int(v) for v in doc.get("input_size") or []]
+    return " ".join(map(str, size)), "(" + ", ".join(map(str, size)) + ("," if len(size) == 1 else "") + ")"
 
 
-def layer_row(i: int, lay: Doc, check: bool | None = None) -> str:
-    flags = []
-    if lay.get("global"):
-        flags.append("global")
-    if lay.get("aligned") is False:
-        flags.append('<span class="rfz-bad">misaligned</span>')
-    if lay.get("position_dependent"):
-        flags.append("position-dependent")
-    cells = [str(i), f"<code>{esc(lay.get('name'))}</code>", esc(lay.get("op")), esc(lay.get("kind")),
-             axes(lay.get("output_size")), axes(lay.get("rf")), axes(lay.get("rf_min")),
-             axes(lay.get("jump")), axes(lay.get("center")), axes(lay.get("effective_padding")),
-             axes(lay.get("border_units")), CHECK_MARKS[check], " ".join(flags)]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+def reproduce(doc: Doc) -> str:
+    if doc.get("source") == "user" or not doc.get("input_size"):
+        return ""
+    ref = f"{doc['source']}/{doc['name']}"
+    if any(c in ref for c in "`\n\r\"\\'"):
+        return ""
+    cli, api = input_args(doc)
+    vers = doc.get("versions") or {}
+    libs = ", ".join(f"{k} {v}" for k, v in sorted(vers.items()) if v)
+    return (
+        f"## Reproduce these numbers {EXCLUDE}\n\n"
+        f"With the same library versions ({md(libs) or 'see the record'}), the command line:\n\n"
+        f"```console\nrfzoo show {ref} --input-size {cli}\n```\n\n"
+        f"or the Python API:\n\n"
+        f"```python\nimport rfzoo\n\nrfzoo.analyze(\"{ref}\", input_size={api}).summary()\n```\n"
+    )
 
 
-def links(doc: Doc, src: str, directory_urls: bool) -> str:
-    out = ["## Links and data\n"]
+def bibtex_text(value: str) -> str:
+    out = []
+    for ch in value:
+        out.append("\\" + ch if ch in "_&%$#{}" else ch)
+    return "".join(out)
+
+
+def cite(doc: Doc, date: str | None, site_url: str | None, directory_urls: bool) -> str:
+    ref = f"{doc['source']}/{doc['name']}"
+    key = "rfzoo-" + "".join(c if c.isalnum() else "-" for c in f"{doc['source']}-{model_stem(doc['source'], doc['name'])}")
+    vers = doc.get("versions") or {}
+    libs = ", ".join(f"{k} {v}" for k, v in sorted(vers.items()) if v and k != "rfzoo")
+    page = model_md(doc)[: -len(".md")] + ("/" if directory_urls else ".html")
+    url = (site_url.rstrip("/") + "/" + page) if site_url else page
+    size = "x".join(str(v) for v in doc.get("input_size") or [])
+    lines = [f"@misc{{{key},",
+             f"  title        = {{Receptive field of {bibtex_text(ref)} at input {size}}},",
+             "  author       = {{rfzoo contributors}},",
+             f"  howpublished = {{\\url{{{url}}}}},"]
+    if date:
+        lines.append(f"  year         = {{{date[:4]}}},")
+    note = f"rfzoo {vers.get('rfzoo') or 'unknown version'}"
+    if libs:
+        note += f"; {libs}"
+    note += f"; catalog data of {date or 'unknown date'}"
+    lines.append(f"  note         = {{{bibtex_text(note)}}},")
+    lines.append("}")
+    body = esc("\n".join(lines))
+    return (f"## Cite this page {EXCLUDE}\n\n"
+            "The numbers depend on the library versions and the catalog data they were computed from:\n\n"
+            f'<pre class="rfz-cite"><code>{body}</code></pre>\n')
+
+
+def links(doc: Doc, src: str, directory_urls: bool = True) -> str:
+    out = [f"## Links and data {EXCLUDE}\n"]
     lk = doc.get("links") or {}
-    if lk.get("source"):
-        out.append(f"- Source: <{lk['source']}>")
-    if lk.get("paper"):
-        out.append(f"- Paper: <{lk['paper']}>")
-    name = doc["name"]
+    for key, label in (("source", "Source"), ("paper", "Paper"), ("docs", "Documentation")):
+        if lk.get(key):
+            out.append(f"- {label}: <{lk[key]}>")
     stem = quote(src.rsplit("/", 1)[-1].removesuffix(".md"))  # the downloads sit next to the page
-    out.append(f"- Data: [{md(name)}.json]({stem}.json) (this page's full record), "
-               f"[{md(name)}.csv]({stem}.csv) (the layer table)")
+    out.append(f"- Data: [{md(doc['name'])}.json.gz]({stem}.json.gz) (this page's full record: the "
+               "catalog document, gzip JSON)")
     if doc.get("status") != "failed":
-        href = rel_url(src, "compare/", directory_urls) + f"#{doc['source']}/{name}"
+        href = rel_url(src, "compare/", directory_urls) + f"#{doc['source']}/{doc['name']}"
         out.append(f'- <a href="{esc(href)}">Compare with other models</a>')
     return "\n".join(out) + "\n"

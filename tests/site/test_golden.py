@@ -19,6 +19,7 @@ from rfzoo.site.catalog import load_catalog
 GOLDEN = REPO / "tests" / "golden" / "site"
 UPDATE = os.environ.get("RFZOO_UPDATE_GOLDEN") == "1"
 CATALOG = load_catalog(FIXTURE_DATA)
+DATE = "2025-01-01"  # the fixture's SOURCE_DATE_EPOCH; the catalog's own date follows git
 
 
 def check(name: str, text: str) -> None:
@@ -32,9 +33,10 @@ def check(name: str, text: str) -> None:
 
 
 PAGES: dict[str, Callable[[], str]] = {
-    "resnet50.md": lambda: model_page.render(CATALOG.models["torchvision/resnet50"]),
-    "vit_base_patch16_224.md": lambda: model_page.render(CATALOG.models["timm/vit_base_patch16_224"]),
-    "tnt_s_patch16_224.md": lambda: model_page.render(CATALOG.models["timm/tnt_s_patch16_224"]),
+    "resnet50.md": lambda: model_page.render(CATALOG.models["torchvision/resnet50"], date=DATE),
+    "vit_base_patch16_224.md": lambda: model_page.render(CATALOG.models["timm/vit_base_patch16_224"],
+                                                         date=DATE),
+    "tnt_s_patch16_224.md": lambda: model_page.render(CATALOG.models["timm/tnt_s_patch16_224"], date=DATE),
     "catalog_index.md": lambda: index_page.render(CATALOG.rows, set(CATALOG.models), []),
     "families_index.md": lambda: group_pages.families_index(CATALOG.families),
 }
