@@ -30,6 +30,7 @@ from rfzoo.catalog.sources import ModelRef
 ANALYSIS_VERSION = 1
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_PROBE_STEP = "catalog/probe_step.py"  # part of the probe's key, not the analysis's
 # Paths under rfzoo/ that never change a model document: hashing them would rebuild the
 # whole catalog for an edit to the CLI or the site.
 _NOT_ANALYSIS = (
@@ -49,6 +50,7 @@ _NOT_ANALYSIS = (
     "catalog/naming.py",  # where a document is stored, not what it says
     "catalog/rows.py",  # index rows are re-derived from documents (cache.current_row)
     "probe/cli.py",
+    _PROBE_STEP,
 )
 _PROBE_PREFIX = "probe/"
 
@@ -80,7 +82,27 @@ def analysis_version() -> str:
 
 @functools.cache
 def probe_version() -> str:
-    return _hash_files([p for p in _source_files() if _rel(p).startswith(_PROBE_PREFIX)])
+    return _hash_files([p for p in sorted(PACKAGE_DIR.rglob("*.py")) if _is_probe_code(p)])
+
+
+def _is_probe_code(path: Path) -> bool:
+    rel = _rel(path)
+    return rel.startswith(_PROBE_PREFIX) and rel != "probe/cli.py" or rel == _PROBE_STEP
+
+
+def probe_key(level: bool | str | None) -> str | None:
+    """The probe part of a cache entry: None (no probe), the probe code's version (full),
+    or that version marked ":stages" (stage verification only)."""
+    if not level:
+        return None
+    return probe_version() if level in (True, "full") else f"{probe_version()}:{level}"
+
+
+def probe_satisfies(have: str | None, want: bool | str) -> bool:
+    """A full probe answers a stages request too; anything answers no request."""
+    if not want:
+        return True
+    return have == probe_key(True) or (want not in (True, "full") and have == probe_key(want))
 
 
 def _rel(path: Path) -> str:
@@ -191,12 +213,12 @@ def write_entry(data_dir: Path, ref: ModelRef, entry: CacheEntry) -> None:
 
 
 def is_fresh(
-    data_dir: Path, ref: ModelRef, entry: CacheEntry | None, key: str, want_probe: bool
+    data_dir: Path, ref: ModelRef, entry: CacheEntry | None, key: str, want_probe: bool | str
 ) -> bool:
     """A hit needs the same key, the document on disk, and probe results if asked for."""
     if entry is None or entry.key != key:
         return False
-    if want_probe and entry.probe_key != probe_version():
+    if not probe_satisfies(entry.probe_key, want_probe):
         return False
     return store.model_path(data_dir, ref).is_file()
 

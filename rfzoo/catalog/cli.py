@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="catalog data directory (default: data/ at the repository root)")
     p.add_argument("--no-probe", action="store_true",
                    help="skip gradient verification and ERF (a quick build)")
+    p.add_argument("--probe-level", choices=("auto", "full", "stages"), default=None,
+                   help="full: every layer's support and the ERF maps; stages: one unit of each "
+                        "stage and of the summary node, no ERF (several times cheaper); auto: "
+                        "full for the default catalog's models, stages for the others "
+                        "(default: auto with --all, else full)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="seconds per model before it is recorded as failed for this build "
                         "(the next build tries it again; default 600)")
@@ -115,6 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         memory_gb=args.memory_gb,
         probe=not args.no_probe,
+        probe_level=args.probe_level or ("auto" if args.all else "full"),
         input_size=list(args.input_size) if args.input_size else None,
         retry_failed=args.retry_failed,
     )

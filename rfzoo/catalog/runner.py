@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from rfzoo.catalog import cache, lock, store
+from rfzoo.catalog import cache, lock, sources, store
 from rfzoo.catalog.coverage import coverage_lines
 from rfzoo.catalog.progress import Progress, format_duration
 from rfzoo.catalog.sources import ModelRef
@@ -88,6 +88,8 @@ class BuildOptions:
     timeout: float = 600.0
     memory_gb: float | None = None  # None: default_memory_gb(jobs); 0: no limit
     probe: bool = True
+    # full | stages | auto (full for the default catalog's models, stages for the others)
+    probe_level: str = "full"
     input_size: list[int] | None = None
     retry_failed: bool = False
     stream: IO[str] | None = None  # progress and summary; stderr by default
@@ -259,6 +261,7 @@ class Builder:
         self.data_dir = Path(options.data_dir)
         self.stream = options.stream or sys.stderr
         self.want_probe = options.probe
+        self._default_refs = frozenset(sources.default_refs()) if options.probe_level == "auto" else frozenset()
         self.report = BuildReport()
         self.workers: list[Worker] = []
         self.spawned = 0
@@ -269,7 +272,7 @@ class Builder:
         for ref in self.refs:
             key = cache.model_key(ref, self.options.input_size)
             entry = cache.read_entry(self.data_dir, ref)
-            fresh = cache.is_fresh(self.data_dir, ref, entry, key, self.want_probe)
+            fresh = cache.is_fresh(self.data_dir, ref, entry, key, self.probe_level(ref))
             if fresh and entry is not None and not (self.options.retry_failed and self._failed(ref, entry)):
                 row = entry.row
                 self.report.outcomes.append(
@@ -281,10 +284,19 @@ class Builder:
                 "name": ref.name,
                 "input_size": self.options.input_size,
                 "out": str(store.model_path(self.data_dir, ref).resolve()),
-                "probe": self.want_probe,
+                "probe": self.probe_level(ref),
             }
             jobs.append(Job(ref, key, request))
         return jobs
+
+    def probe_level(self, ref: ModelRef) -> str | bool:
+        """False (no probe), "full" or "stages" (see rfzoo.catalog.probe_step)."""
+        if not self.want_probe:
+            return False
+        level = self.options.probe_level
+        if level == "auto":
+            return "full" if ref in self._default_refs else "stages"
+        return level
 
     def _failed(self, ref: ModelRef, entry: cache.CacheEntry) -> bool:
         """The cached model failed, or (on a probe build) its probe did: both are retried
@@ -488,7 +500,7 @@ class Builder:
             doc = base_document(job.ref, job.meta, job.input_size, "failed", reason)
         store.write_json(path, doc)
         row = store.index_row(doc)
-        probe_key = cache.probe_version() if self.want_probe else None
+        probe_key = cache.probe_key(self.probe_level(job.ref))
         key = job.key if cacheable or doc["status"] != "failed" else cache.RETRY_KEY
         cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(key, probe_key, row))
         seconds = time.monotonic() - job.started

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from rfzoo.catalog import metadata, store
-from rfzoo.catalog.cache import library_versions, probe_version
+from rfzoo.catalog.cache import library_versions, probe_key
+from rfzoo.catalog.probe_step import probe_document
 from rfzoo.catalog.sources import ModelRef, float_twin
 from rfzoo.schema import SCHEMA_VERSION
 
@@ -154,16 +155,18 @@ def build_document(
     ref: ModelRef,
     input_size: list[int] | None,
     *,
-    probe: bool,
+    probe: bool | str,
     emit: Emit | None = None,
     memory_gb: float | None = None,
     save: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """The model's document; failures are documents with status "failed".
 
+    `probe` is False, or the probe level (rfzoo.catalog.probe_step.LEVELS; True: full).
     `save` receives the analyzed document before the probe runs, so a probe that hangs
     or crashes the process does not lose the analysis.
     """
+    level = "full" if probe is True else str(probe)
     emit = emit or (lambda event: None)
     step = "reading metadata"
     emit({"event": "step", "step": step})
@@ -232,15 +235,13 @@ def build_document(
 
     if not probe:
         return doc
-    probe_model = _probe_fn()
-    if probe_model is not None and doc.get("layers"):
+    if _probe_fn() is not None and doc.get("layers"):
         if save is not None:
             save(doc)
-        step = "probing gradients"
+        step = "probing gradients" if level == "full" else "verifying stages"
         emit({"event": "step", "step": step})
         try:
-            stage_nodes = [s["node"] for s in doc.get("stages") or [] if s.get("node")]
-            doc.update(probe_model(spec, analysis, stages=stage_nodes or None))
+            probe_document(doc, spec, analysis, level)
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
             doc["probe_error"] = one_line(err, step, memory_gb)
     return doc
@@ -309,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             emit({"event": "saved"})
 
         doc = build_document(
-            ref, request.get("input_size"), probe=bool(request.get("probe")), emit=emit,
+            ref, request.get("input_size"), probe=request.get("probe") or False, emit=emit,
             memory_gb=args.memory_gb, save=save,
         )
         store.write_json(out_path, doc)
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             "row": store.index_row(doc),
             # The probe code's version even when that code has no probe yet, failed,
             # or the model failed before it: the same code gives the same document.
-            "probe_key": probe_version() if request.get("probe") else None,
+            "probe_key": probe_key(request.get("probe")),
             "seconds": time.perf_counter() - start,
             # A failure can leave the process broken (after a MemoryError under the
             # address-space limit, oneDNN "could not create a primitive" for every later

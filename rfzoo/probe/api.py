@@ -114,6 +114,7 @@ def probe_model(
     erf_samples: int = 2,
     stages: Sequence[str] | None = None,
     all_layers: bool = True,
+    float32_first: bool = False,
 ) -> dict[str, Any]:
     """The schema's ``verification`` and ``erf`` entries for one model.
 
@@ -121,7 +122,8 @@ def probe_model(
     default size). `stages` names the layers whose boxes and ERFs are stored
     (default: the last layer of each resolution); with `all_layers`, the support
     check also measures every other layer with a local RF and stores the count
-    that agree and every disagreement. Entries not asked for are None. Raises
+    that agree and every disagreement; `float32_first` measures the stages in float32
+    first (see `verification_entry`). Entries not asked for are None. Raises
     `ProbeError` (or another `RfzooError`) when the model cannot be probed.
     """
     result: dict[str, Any] = {"verification": None, "erf": None}
@@ -140,7 +142,8 @@ def probe_model(
             # the whole map at the default size (global there) is local on the larger input
             boxes_from = prepared.analyze_at(plans[0].full_size) if plans else analysis
             result["verification"] = verification_entry(
-                prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed
+                prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed,
+                float32_first=float32_first,
             )
         if erf:
             prepared.gm.to(torch.float32)

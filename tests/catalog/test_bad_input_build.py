@@ -340,7 +340,8 @@ def test_a_user_model_gets_a_page_in_the_site(tmp_path: Path) -> None:
     build_site(data, tmp_path / "site")
     page = tmp_path / "site" / model_md({"source": "user", "name": str(ZOO) + ":TinyA"})
     assert (page.with_suffix("") / "index.html").is_file()
-    assert json.loads(page.with_suffix(".json").read_bytes()) == store.read_json(store.model_path(data, user("TinyA")))
+    published = page.with_name(page.name.removesuffix(".md") + ".json.gz")  # the full record
+    assert store.read_json(published) == store.read_json(store.model_path(data, user("TinyA")))
 
 
 def test_a_user_model_gets_its_axes_and_channels_from_its_graph(tmp_path: Path) -> None:
