@@ -59,7 +59,7 @@ def main() -> None:
     n_docs = sum(1 for _ in (args.data / "models").glob("*/*.json*"))
     seconds = build(args.data.resolve(), out, args.profile)
     s = sizes(out)
-    kb = 1024
+    kb = 1000
     print(f"data: {args.data} ({n_docs} model documents); site: {out}")
     print(f"build (mkdocs build --strict): {seconds:.1f} s (budget {BUDGET_SECONDS} s)")
     print(f"pages: {s['pages']}, model pages: {s['model_pages']}")

@@ -105,7 +105,12 @@ def value(lay: Doc, key: str, ax: int) -> Any:
 
 def differs(layers: list[Doc], a: tuple[str, int], b: tuple[str, int]) -> bool:
     """Whether (key, axis) a and b differ on any layer, e.g. RF H against RF W."""
-    return any(value(lay, *a) != value(lay, *b) for lay in layers)
+    (ka, ia), (kb, ib) = a, b
+    for lay in layers:
+        va, vb = lay.get(ka), lay.get(kb)
+        if (va[ia] if va and ia < len(va) else None) != (vb[ib] if vb and ib < len(vb) else None):
+            return True
+    return False
 
 
 def spatial_axes(n_axes: int) -> list[int]:
@@ -119,10 +124,11 @@ def running_max(layers: list[Doc], key: str, ax: int) -> tuple[list[int], list[A
     best: Any = None
     who = ""
     for depth, lay in enumerate(layers):
-        v = value(lay, key, ax)
+        vals = lay.get(key)
+        v = vals[ax] if vals and ax < len(vals) else None
         if v is None:
             continue
-        if best is None or v > best:
+        if best is None or v > best:  # the hover text only where the maximum grows
             best, who = v, layer_text(lay) + f"<br>node #{depth}"
         xs.append(depth)
         ys.append(best)
@@ -134,7 +140,8 @@ def trunk(layers: list[Doc], ax: int) -> list[int]:
     """Depths of the nodes whose RF reaches the largest RF so far: the main path."""
     out, best = [], None
     for depth, lay in enumerate(layers):
-        v = value(lay, "rf", ax)
+        vals = lay.get("rf")
+        v = vals[ax] if vals and ax < len(vals) else None
         if v is None:
             continue
         if best is None or v >= best:
@@ -323,8 +330,9 @@ def first_cover_layer(doc: Doc) -> str | None:
 def border_share(doc: Doc) -> Fig | None:
     """Share of output units per layer whose RF reaches past the image border; None when no
     unit's RF ever does (the chart would be an empty band)."""
-    xs, ys, ts = [], [], []
-    for depth, lay in enumerate(doc.get("layers") or []):
+    xs, ys = [], []
+    layers = doc.get("layers") or []
+    for depth, lay in enumerate(layers):
         units, size = lay.get("border_units"), lay.get("output_size")
         if not units or not size or any(u is None for u in units) or any(not n for n in size):
             continue
@@ -333,10 +341,11 @@ def border_share(doc: Doc) -> Fig | None:
             inner *= 1 - min(u, n) / n
         xs.append(depth)
         ys.append(round(100 * (1 - inner), 2))
-        ts.append(layer_text(lay) + f"<br>border units {units} of {size}")
     if not xs or not any(ys):
         return None
-    sx, sy, st = steps(xs, ys, ts)
+    sx, sy, _ = steps(xs, ys, xs)
+    st = [layer_text(layers[d]) + f"<br>border units {layers[d]['border_units']} of {layers[d]['output_size']}"
+          for d in sx]
     trace = line("border-affected units", sx, sy, st, LIGHT[1])
     trace["fill"] = "tozeroy"
     trace["hovertemplate"] = "%{text}<br>%{y}% of units<extra></extra>"

@@ -79,7 +79,7 @@ def page_data(doc: Doc, charts: dict[str, Any]) -> dict[str, Any]:
 def encode(data: dict[str, Any]) -> bytes:
     """Compact JSON, gzip with no timestamp or file name: same data, same bytes."""
     text = json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False, ensure_ascii=False)
-    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+    return gzip.compress(text.encode(), compresslevel=6, mtime=0)
 
 
 def decode(raw: bytes) -> dict[str, Any]:

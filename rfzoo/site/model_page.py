@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 from rfzoo.catalog.naming import model_stem
-from rfzoo.markup import markdown_code as code
 from rfzoo.markup import markdown_text as md
 from rfzoo.site import model_card, model_charts, model_checks, model_data
 from rfzoo.site.fmt import DASH, axes, esc, num
@@ -113,7 +112,7 @@ def status_note(doc: Doc) -> str:
 
 def anchor(name: Any) -> str:
     """A link to a layer's row in the per-layer table (ids are the layer names)."""
-    return f'<a href="#{esc(quote(str(name), safe=""))}" class="rfz-layer-link">{code(name)}</a>'
+    return f'<a href="#{esc(quote(str(name), safe=""))}" class="rfz-layer-link"><code>{esc(name)}</code></a>'
 
 
 def rf_cell(values: list | None, doc: Doc, glob: bool = False) -> str:
@@ -125,23 +124,31 @@ def rf_cell(values: list | None, doc: Doc, glob: bool = False) -> str:
     return text
 
 
+def html_table(head: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """A raw-HTML table (one block: Markdown leaves it alone, fast at hundreds of rows)."""
+    def cell(tag: str, k: int, text: str) -> str:
+        return f'<{tag} align="right">{text}</{tag}>' if k in right else f"<{tag}>{text}</{tag}>"
+
+    out = ["<table><thead><tr>", *(cell("th", k, h) for k, h in enumerate(head)), "</tr></thead><tbody>"]
+    for row in rows:
+        out += ["<tr>", *(cell("td", k, c) for k, c in enumerate(row)), "</tr>"]
+    return "".join(out + ["</tbody></table>"]) + "\n"
+
+
 def stages(doc: Doc) -> str:
     rows = doc.get("stages") or []
     if not rows:
         return f"## Stages {EXCLUDE}\n\nNo stages recorded.\n"
     declared = any(st.get("declared_reduction") is not None for st in rows)
     unit = "T×H×W: frames × px" if model_card.is_video(doc) else "px"
-    head = f"| stage | node | RF ({unit}) | smallest-path RF | jump | output |"
-    rule = "| --- | --- | ---: | ---: | ---: | ---: |"
+    head = ["stage", "node", f"RF ({unit})", "smallest-path RF", "jump", "output"]
     if declared:
-        head += " declared reduction (timm `feature_info`) |"
-        rule += " --- |"
+        head.append("declared reduction (timm <code>feature_info</code>)")
     glob = {lay.get("name"): bool(lay.get("global")) for lay in doc.get("layers") or []}
-    out = [f"## Stages {EXCLUDE}\n",
-           "Where a feature map of a new resolution ends. A stage that a global op reaches sees the "
-           "whole input; its local-path RF is in parentheses.\n", head, rule]
+    body = []
     for st in rows:
-        cells = [md(st.get("name")), anchor(st.get("node")), rf_cell(st.get("rf"), doc, bool(st.get("global", glob.get(st.get("node"))))),
+        cells = [esc(st.get("name")), anchor(st.get("node")),
+                 rf_cell(st.get("rf"), doc, bool(st.get("global", glob.get(st.get("node"))))),
                  axes(st.get("rf_min")), axes(st.get("jump")), axes(st.get("output_size"))]
         if declared:
             dec, match = st.get("declared_reduction"), st.get("reduction_matches")
@@ -151,9 +158,12 @@ def stages(doc: Doc) -> str:
                 cells.append(f'<span class="rfz-bad">✗ declares {num(dec)}, computed {axes(st.get("jump"))}</span>')
             else:
                 cells.append(f"✓ {num(dec)}")
-        out.append("| " + " | ".join(cells) + " |")
+        body.append(cells)
+    out = [f"## Stages {EXCLUDE}\n",
+           "Where a feature map of a new resolution ends. A stage that a global op reaches sees the "
+           "whole input; its local-path RF is in parentheses.\n", html_table(head, body, {2, 3, 4, 5})]
     if declared:
-        out.append("\n*Declared reduction*: the stride the library itself declares for the stage "
+        out.append("*Declared reduction*: the stride the library itself declares for the stage "
                    "(timm's `feature_info` reduction), checked against the computed jump.")
     mism = doc.get("feature_info_mismatches") or []
     if mism:
@@ -168,7 +178,7 @@ def layers(doc: Doc) -> str:
     rows = doc.get("layers") or []
     if not rows:
         return ""
-    checked = any(c is not None for c in model_data.columns(doc)["check"])
+    checked = bool(model_data.layer_checks(doc))
     bound = (" RFs are lower bounds (≥): part of the graph is not analyzed."
              if model_card.lower_bound(doc) else "")
     note = ("*checked*: ✓ where the measured gradient support of the layer's middle unit equals "

@@ -95,8 +95,8 @@ def test_partial_model_marks_lower_bounds_everywhere() -> None:
     assert "<strong>Receptive field: ≥ 155×155 px</strong>" in text
     assert "<dt>Receptive field</dt> <dd><strong>≥ 155×155 px</strong>" in text
     assert "every RF on this page is a lower bound (≥)" in text
-    stage_rows = [line for line in text.splitlines() if line.startswith("| stem") or line.startswith("| layer4")]
-    assert stage_rows and all("| ≥ " in row for row in stage_rows)
+    stage_rows = re.findall(r"<tr><td>(?:stem|layer4)</td>.*?</tr>", text)
+    assert len(stage_rows) == 2 and all('<td align="right">≥ ' in row for row in stage_rows)
     assert built.data["lower_bound"] is True  # the layer table prints "≥ " before every RF
     assert "lower bound" in front(text)["description"]
     assert model_data.page_data(RESNET, {})["lower_bound"] is False
@@ -125,7 +125,7 @@ def test_layer_anchors_are_layer_names() -> None:
     assert names == [x["name"] for x in RESNET["layers"]]
     assert len(set(names)) == len(names)  # one row id each
     # stage nodes link to their rows; the JS gives each row id=<layer name>
-    assert '<a href="#layer4.2.relu_2" class="rfz-layer-link"><code>layer4.2.relu\\_2</code></a>' in built.markdown
+    assert '<a href="#layer4.2.relu_2" class="rfz-layer-link"><code>layer4.2.relu_2</code></a>' in built.markdown
     flags = built.data["layers"]["flags"]
     assert flags[names.index("layer4.2.relu_2")] & model_data.STAGE_END
     assert flags[names.index("avgpool")] & model_data.GLOBAL
@@ -216,7 +216,7 @@ def test_same_gradient_maps_are_drawn_once() -> None:
 def test_labels_say_what_they_are() -> None:
     resnet = page(RESNET).markdown
     assert "unit position" in resnet and "(row, col) = (" in resnet
-    assert "declared reduction (timm `feature_info`)" in resnet
+    assert "declared reduction (timm <code>feature_info</code>)" in resnet
     fcn = page(FCN).markdown  # torchvision: no declared reductions, no column
     assert "declared reduction" not in fcn
     frac = copy.deepcopy(RESNET)
