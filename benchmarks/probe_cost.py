@@ -10,6 +10,7 @@ times depend on the machine and its load; the ratios much less). Threads
 default to 1, like a catalog worker.
 
     .venv/bin/python benchmarks/probe_cost.py [MODEL ...] [--threads N] [--erf-samples N]
+    .venv/bin/python benchmarks/probe_cost.py --stages [MODEL ...]   # the full catalog's check
 """
 
 from __future__ import annotations
@@ -94,13 +95,61 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
     return t
 
 
+def measure_stages(name: str) -> dict[str, Any]:
+    """The catalog's stage verification (probe level "stages"), before and after float32-first."""
+    import rfzoo
+    from rfzoo.models import resolve
+    from rfzoo.probe.api import prepare
+    from rfzoo.probe.verify import axis_plans, verification_entry
+
+    spec = resolve(name)
+    analysis = rfzoo.analyze(spec.full_name)
+    t: dict[str, Any] = {}
+    prepared, t["prepare"] = timed(lambda: prepare(spec))
+    gm = prepared.gm
+    plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis))
+    gm.to(torch.float64)
+    boxes_from = prepared.analyze_at(plans[0].full_size)
+    before, t["float64"] = timed(lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels))
+    after, t["float32_first"] = timed(
+        lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels, float32_first=True))
+    gm.to(torch.float32)
+    t["fwd_bwd"] = fwd_bwd_seconds(gm, (prepared.in_channels, *analysis.input_size))
+    t["same"] = [s["measured_box"] for s in before["stages"]] == [s["measured_box"] for s in after["stages"]]
+    t["rechecks"] = after["float64_rechecks"]
+    t["verified"] = after["verified"]
+    return t
+
+
+def main_stages(models: list[str]) -> None:
+    print("stage verification (probe level stages), threads 1; ratios to one float32 fwd+bwd")
+    print(f"{'model':<36} {'fwd+bwd s':>9} {'before':>7} {'after':>7} {'speedup':>7}  same boxes  "
+          "f64 rechecks  verified")
+    total_before = total_after = 0.0
+    for name in models:
+        t = measure_stages(name)
+        base = t["fwd_bwd"]
+        before = t["prepare"] + t["plan"] + t["float64"]
+        after = t["prepare"] + t["plan"] + t["float32_first"]
+        total_before += before
+        total_after += after
+        print(f"{name:<36} {base:>9.3f} {before / base:>7.0f} {after / base:>7.0f} {before / after:>7.2f}  "
+              f"{str(t['same']):>10}  {t['rechecks']:>12}  {t['verified']}", flush=True)
+    print(f"all: {total_before:.1f} s before, {total_after:.1f} s after ({total_before / total_after:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="*", default=list(DEFAULT_MODELS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--erf-samples", type=int, default=None)
+    parser.add_argument("--stages", action="store_true",
+                        help="the catalog's stage verification: float64 (before) against float32 first")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.stages:
+        main_stages(args.models)
+        return
     import inspect
 
     from rfzoo.probe.api import probe_model

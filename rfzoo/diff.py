@@ -428,11 +428,25 @@ def _write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def catalog_label(spec: str, date: str = "") -> str:
+    """How a reader names a catalog: "catalog of 2026-12-02 (commit 4ad5d09)" for git:REV,
+    "catalog of DATE" for a directory built on --date, else the directory."""
+    if spec.startswith(GIT_PREFIX):
+        rev = spec[len(GIT_PREFIX) :].partition(":")[0]
+        shown = _git(["log", "-1", "--format=%cs %h", rev])
+        if shown.returncode == 0 and shown.stdout.strip():
+            day, _, sha = shown.stdout.decode().strip().partition(" ")
+            return f"catalog of {day} (commit {sha})"
+        return f"catalog at {rev}"
+    return f"catalog of {date}" if date else spec
+
+
 def run(args: argparse.Namespace) -> int:
     if args.max_rows is not None and args.max_rows < 0:
         raise RfzooError(f"--max-rows must be 0 or more, not {args.max_rows}")
+    labels = (args.old_label or catalog_label(args.old), args.new_label or catalog_label(args.new, args.date))
     with open_catalog(args.old) as old, open_catalog(args.new) as new:
-        diff = diff_catalogs(old, new, args.old, args.new)
+        diff = diff_catalogs(old, new, *labels)
     markdown = to_markdown(diff, args.title, args.max_rows, args.date)
     text = to_json(diff) if args.format == "json" else markdown
     if args.output:
@@ -464,6 +478,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--date", default="", help="date of the data, put before the title (the changelog's order)"
     )
+    parser.add_argument("--old-label", default="",
+                        help="name of OLD in the text (default: its commit date for git:REV, else the path)")
+    parser.add_argument("--new-label", default="",
+                        help="name of NEW (default: 'catalog of DATE' with --date, else the path)")
     parser.add_argument(
         "--max-rows",
         type=int,

@@ -177,3 +177,13 @@ def test_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) 
     code, out = run_cli("git:nosuchrev", "data")
     assert code != 0  # run_cli runs in the rfzoo repo, where the revision is unknown too
     assert "unknown git revision" in out
+
+
+def test_catalogs_are_labelled_by_date_not_by_spec() -> None:
+    import re
+
+    from rfzoo.diff import catalog_label
+
+    assert re.fullmatch(r"catalog of \d{4}-\d{2}-\d{2} \(commit [0-9a-f]{7,}\)", catalog_label("git:HEAD:data"))
+    assert catalog_label("data", "2026-12-02") == "catalog of 2026-12-02"
+    assert catalog_label("some/dir") == "some/dir"
