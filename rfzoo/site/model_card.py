@@ -14,6 +14,7 @@ The one rule: never overstate (nor understate) what the summary node sees.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rfzoo.markup import yaml_string
@@ -168,8 +169,15 @@ def card(doc: Doc) -> str:
     return f'<dl class="rfz-card">{cells}</dl>\n'
 
 
+def search_boost(name: str) -> float:
+    """The page's search boost: model pages above pages that merely mention a name, and a name
+    of fewer words above the longer names that contain it (`resnet50` above `fcn_resnet50` for
+    the query resnet50; the query fcn_resnet50 matches all words of the longer name only)."""
+    words = [w for w in re.split(r"[\s\-,:!=\[\]()\"/_.]+", name) if w]
+    return round(2 + 2 / max(len(words), 1), 3)
+
+
 def front_matter(doc: Doc) -> str:
-    # search: the h1 section (title, headline, card) is the page's whole search text; boost so
-    # a model's exact name ranks its page above pages that merely mention it
+    # search: the h1 section (title, headline, card) is the page's whole search text
     return (f"---\ntitle: {yaml_string(doc['name'])}\ndescription: {yaml_string(description(doc))}\n"
-            "hide:\n  - navigation\nsearch:\n  boost: 2\n---\n")
+            f"hide:\n  - navigation\nsearch:\n  boost: {search_boost(str(doc['name']))}\n---\n")

@@ -148,3 +148,16 @@ def test_phone_hides_toolbar(browser, site_url: str) -> None:  # type: ignore[no
     pg.screenshot(path=str(ARTIFACTS / "model-resnet50-phone-charts.png"), full_page=True)
     context.close()
     assert errors == []
+
+
+@pytest.mark.parametrize(("query", "first"), [("resnet50", RESNET),
+                                              ("vit_base_patch16_224", "models/timm/vit_base_patch16_224/"),
+                                              ("fcn_resnet50", "models/torchvision/fcn_resnet50/")])
+def test_exact_model_name_searches_to_its_page_first(page, site_url: str, query: str, first: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url)
+    page.click(".md-search__input")
+    page.locator(".md-search__input").press_sequentially(query, delay=20)  # material searches on key events
+    page.locator(".md-search-result__item").first.wait_for(timeout=15000)
+    page.wait_for_timeout(500)  # results of the last keystroke
+    href = page.eval_on_selector(".md-search-result__item a", "a => a.href").split("?")[0]
+    assert href.endswith(first), href

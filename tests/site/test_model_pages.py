@@ -161,7 +161,8 @@ def test_search_text_is_the_h1_section_only() -> None:
     text = page(RESNET).markdown
     h2 = [line for line in text.splitlines() if line.startswith("## ")]
     assert h2 and all(line.endswith("{ data-search-exclude }") for line in h2)
-    assert "boost: 2" in text.split("---\n")[1]
+    assert front(text)["search"]["boost"] == 4  # one word
+    assert model_card.search_boost("fcn_resnet50") == 3 < model_card.search_boost("resnet50")
 
 
 def big_doc(n: int) -> dict[str, Any]:
