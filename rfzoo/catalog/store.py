@@ -132,9 +132,11 @@ def model_path(data_dir: Path, ref: ModelRef) -> Path:
 
 
 def document_paths(data_dir: Path) -> list[Path]:
-    """Every model document under data_dir/models, compressed or (hand-made, older) plain."""
-    found = {p.name.removesuffix(".gz"): p for p in (data_dir / "models").glob("*/*.json")}
-    found.update({p.name.removesuffix(".gz"): p for p in (data_dir / "models").glob("*/*.json.gz")})
+    """Every model document under data_dir/models, compressed or (hand-made, older) plain: one per
+    model, keyed by source and stem (torchvision/resnet50 and timm/resnet50 are two models)."""
+    models = data_dir / "models"
+    found = {p.relative_to(models).as_posix(): p for p in models.glob("*/*.json")}
+    found.update({p.relative_to(models).as_posix().removesuffix(".gz"): p for p in models.glob("*/*.json.gz")})
     return sorted(found.values())
 
 

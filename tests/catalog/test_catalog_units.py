@@ -188,6 +188,13 @@ def test_model_documents_are_deterministic_gzip_and_replace_an_older_plain_copy(
     assert store.document_paths(tmp_path) == [path]
 
 
+def test_document_paths_keeps_models_of_the_same_name_in_two_libraries(tmp_path: Path) -> None:
+    paths = [store.model_path(tmp_path, sources.ModelRef(src, "resnet50")) for src in ("timm", "torchvision")]
+    for p in paths:
+        store.write_json(p, {"name": "resnet50"})
+    assert store.document_paths(tmp_path) == sorted(paths)
+
+
 def test_index_row_says_when_the_summary_node_sees_the_whole_input() -> None:
     vit = {"source": "timm", "name": "vit", "input_size": [224, 224], "status": "exact",
            "summary": {"rf": [16, 16], "jump": [16, 16], "global": True, "global_from": "blocks.0.attn"}}
