@@ -25,6 +25,9 @@ from test_browser import ARGS, CHROMIUM, pytestmark  # noqa: F401  (same markers
 
 N_SYNTHETIC = 1500
 N_FAMILY = 45
+# search's near misses: the bare name in the other library, and longer names that a prefix query
+# for "resnet50" matches with rarer (so higher-scoring) words
+NEAR_NAMES = ("resnet50", "resnet50t", "resnet50d")
 
 
 def make_data(root: Path) -> None:
@@ -34,8 +37,8 @@ def make_data(root: Path) -> None:
     (root / "models/timm/convnext_base.json").write_text(json.dumps(doc))
     rows = json.loads((FIXTURE_DATA / "index.json").read_text())
     rows.append({**rows[-1], "source": "timm", "name": "convnext_base", "family": "convnext"})
-    for i in range(N_FAMILY):  # a family larger than any chart cap: every member is drawn
-        name = f"resnet_copy_{i:02d}"
+    names = [f"resnet_copy_{i:02d}" for i in range(N_FAMILY)] + list(NEAR_NAMES)
+    for name in names:  # a family larger than any chart cap: every member is drawn
         doc.update(name=name, model=f"timm/{name}", family="resnet")
         (root / f"models/timm/{name}.json").write_text(json.dumps(doc))
         rows.append({**rows[-1], "name": name, "family": "resnet"})
@@ -107,12 +110,12 @@ def test_catalog_interactive_quickly_and_row_opens_its_page(browser, big_site: s
     pg.goto(big_site + "catalog/", wait_until="commit")
     wait_ready(pg)
     pg.fill(".rfz-filter", "resnet50")
-    pg.wait_for_function("document.querySelectorAll('#rfz-models tbody tr').length === 2")
+    pg.wait_for_function(f"document.querySelectorAll('#rfz-models tbody tr').length === {2 + len(NEAR_NAMES)}")
     elapsed = time.perf_counter() - t0
     print(f"catalog: navigation to a responding filter in {elapsed:.2f} s")
     assert elapsed < 4, elapsed  # 2 s is the goal on an idle machine; CI shares its cores
     pg.evaluate("window.__rfzMarker = 1")
-    pg.click("#rfz-models a:text-is('resnet50')")
+    pg.click("#rfz-models a[href$='torchvision/resnet50/']")
     pg.wait_for_url("**/models/torchvision/resnet50/")
     assert pg.evaluate("window.__rfzMarker") == 1, "a full page load: instant navigation failed on this port"
     assert pg.errors == []
@@ -122,7 +125,7 @@ def test_test_nets_apart_and_whole_input_sorts_above_local(browser, big_site: st
     pg = new_page(browser)
     pg.goto(big_site + "catalog/")
     wait_ready(pg)
-    total = N_SYNTHETIC - 18 + 6 + N_FAMILY
+    total = N_SYNTHETIC - 18 + 6 + N_FAMILY + len(NEAR_NAMES)
     assert pg.inner_text(".rfz-count") == f"{total} of {total} shown"
     assert pg.locator("#rfz-test-nets tbody tr").count() == 18
     pg.click("#rfz-models th[data-key=rf]")
@@ -216,16 +219,19 @@ def test_family_chart_draws_every_member(browser, big_site: str) -> None:  # typ
     pg.goto(big_site + "families/resnet/")
     pg.wait_for_selector(".rfz-curves[data-rfz-rendered]", timeout=15000)
     n = pg.locator(".rfz-curves .scatterlayer .trace").count()
-    assert n == 1 + N_FAMILY  # resnet50 and the copies (resnet18 has no document here)
+    assert n == 1 + N_FAMILY + len(NEAR_NAMES)  # resnet50, the copies and timm's near names (resnet18 has no document here)
     assert pg.errors == []
 
 
-@pytest.mark.xfail(strict=True, reason="fcn_resnet50's page outranks resnet50's for 'resnet50': model pages need "
-                   "a search boost or shorter search text (model_page.py, issue #14)")
 def test_search_ranks_exact_model_name_first(browser, big_site: str) -> None:  # type: ignore[no-untyped-def]
+    # lunr alone ranks resnet50t and resnet50d above resnet50 (each query word is a prefix, rarer
+    # words score higher): rfzoo-search.js puts the pages the query names exactly first
     pg = new_page(browser)
     pg.goto(big_site)
-    for query, page in (("resnet50", "models/torchvision/resnet50/"),
+    for query, page in (("resnet50", "models/torchvision/resnet50/"),  # a bare name: torchvision's
+                        ("timm/resnet50", "models/timm/resnet50/"),
+                        ("TorchVision/ResNet50", "models/torchvision/resnet50/"),
+                        ("resnet50t", "models/timm/resnet50t/"),
                         ("vit_base_patch16_224", "models/timm/vit_base_patch16_224/"),
                         ("convnext_base", "models/timm/convnext_base/")):
         pg.click(".md-search__input")
@@ -234,7 +240,7 @@ def test_search_ranks_exact_model_name_first(browser, big_site: str) -> None:  #
         pg.wait_for_selector(".md-search-result__item a", timeout=15000)
         pg.wait_for_timeout(300)
         first = pg.eval_on_selector(".md-search-result__item a", "a => a.href")
-        assert first.split("#")[0].endswith(page), (query, first)
+        assert first.split("#")[0].split("?")[0].endswith(page), (query, first)
         text = pg.inner_text(".md-search-result__list")
         assert "field1" not in text and "pxJump" not in text, text[:300]
         pg.keyboard.press("Escape")
