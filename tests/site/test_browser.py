@@ -77,12 +77,16 @@ def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+CHARTS = ".rfz-chart, .rfz-mchart"  # static pages' figures; model pages' charts (from the page data)
+
+
 def wait_charts(pg, n_min: int, scheme: str | None = None) -> list[dict]:  # type: ignore[no-untyped-def]
     """Wait until at least n_min charts have rendered (for `scheme`), return their boxes."""
-    sel = ".rfz-chart[data-rfz-rendered]" if scheme is None else f'.rfz-chart[data-rfz-rendered="{scheme}"]'
+    attr = "[data-rfz-rendered]" if scheme is None else f'[data-rfz-rendered="{scheme}"]'
+    sel = ", ".join(c.strip() + attr for c in CHARTS.split(","))
     pg.wait_for_function(f"document.querySelectorAll('{sel}').length >= {n_min}", timeout=15000)
-    return pg.eval_on_selector_all(".rfz-chart", """els => els.map(e => ({
-        id: e.id, w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height,
+    return pg.eval_on_selector_all(CHARTS, """els => els.map(e => ({
+        id: e.id || e.dataset.rfzChart, w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height,
         svg: e.querySelectorAll('.main-svg').length, rendered: e.getAttribute('data-rfz-rendered')}))""")
 
 
@@ -118,14 +122,14 @@ def test_index_loads_sorts_filters(page, site_url: str) -> None:  # type: ignore
 def test_model_page_charts_render(page, site_url: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(site_url + "models/torchvision/resnet50/")
     charts = wait_charts(page, 7)
-    assert len(charts) == 7
+    assert len(charts) == 7  # RF and jump, RF / input, border, 4 gradient maps
     assert_drawn(charts)
     # the ERF heat maps were decoded into real heat map layers
-    assert page.locator(".rfz-grid .heatmaplayer image, .rfz-grid .hm image").count() >= 1
-    # the long layer table is collapsed; its filter works once opened
-    page.click("details.rfz-layers > summary")
-    page.fill("details.rfz-layers .rfz-filter", "layer4")
-    visible = page.locator("details.rfz-layers tbody tr:not([hidden])").count()
+    assert page.locator(".rfz-mgrid .heatmaplayer image, .rfz-mgrid .hm image").count() >= 1
+    # the per-layer table arrives with the page data; its filter works
+    page.wait_for_selector("[data-rfz-layers=ready] table.rfz-layer-table tbody tr", timeout=15000)
+    page.fill(".rfz-layers-filter", "layer4")
+    visible = page.locator("table.rfz-layer-table tbody tr:not([hidden])").count()
     assert 0 < visible < 20
     shot(page, "model-resnet50")
 
@@ -135,11 +139,13 @@ def test_instant_navigation_then_charts(page, site_url: str) -> None:  # type: i
     page.evaluate("window.__rfzMarker = 1")  # survives only if no full page load happens
     page.click("#rfz-models a:text-is('vit_base_patch16_224')")
     page.wait_for_url("**/models/timm/vit_base_patch16_224/")
-    charts = wait_charts(page, 6)
+    # RF and jump, RF / input and 3 stage maps (no border chart: no unit reaches the border)
+    charts = wait_charts(page, 5)
+    assert len(charts) == 5
     assert page.evaluate("window.__rfzMarker") == 1, "navigation was a full page load"
     assert_drawn(charts)
     # the disagreement is drawn in red in its gradient map
-    assert page.locator(".rfz-grid .rfz-bad").count() == 1
+    assert page.locator(".rfz-mgrid .rfz-bad").count() == 1
     # and back to the home page by the tab: the guide's figures render as well
     page.click("a.md-tabs__link:text-is('Home')")
     page.wait_for_url(site_url)
@@ -154,7 +160,7 @@ def test_dark_mode_rerenders(page, site_url: str) -> None:  # type: ignore[no-un
     page.click("label.md-header__button[for^='__palette']:visible")
     charts = wait_charts(page, 7, scheme="slate")
     assert all(c["rendered"] == "slate" for c in charts)
-    color = page.eval_on_selector("#rfz-torchvision-resnet50-rf-depth .xtick text", "t => getComputedStyle(t).fill")
+    color = page.eval_on_selector(".rfz-mchart[data-rfz-chart='rf-depth'] .xtick text", "t => getComputedStyle(t).fill")
     assert color not in ("rgb(0, 0, 0)", "rgb(68, 68, 68)"), color  # light text on the dark theme
     shot(page, "model-resnet50-dark")
 
@@ -190,6 +196,7 @@ def test_phone_width(browser, site_url: str) -> None:  # type: ignore[no-untyped
     charts = wait_charts(pg, 7)
     assert_drawn(charts)
     assert all(c["w"] <= 390 for c in charts)
+    pg.wait_for_selector("[data-rfz-layers=ready] table.rfz-layer-table tbody tr", timeout=15000)
     overflow = pg.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
     assert not overflow, "the page scrolls sideways on a phone"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
