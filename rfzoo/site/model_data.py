@@ -14,7 +14,8 @@ Layout::
                 "flags": [bits: 1 global, 2 misaligned, 4 position-dependent, 8 stage end],
                 "check": [1 agrees, 0 differs, null not measured]},
      "charts": {"rf-depth": figure, "rf-ratio": figure, "border": figure, "grad-0": figure, ...},
-     "colors": {"light colour": "dark-scheme colour"}}
+     "colors": {"light colour": "dark-scheme colour"},
+     "erf_maps": {"node": {"shape", "scale", "origin", "data", "unit", "input"}}}  (rfzoo.site.unit_picker)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import gzip
 import json
 from typing import Any
 
-from rfzoo.site import figures
+from rfzoo.site import figures, unit_picker
 
 Doc = dict[str, Any]
 VERSION = 1
@@ -73,6 +74,7 @@ def page_data(doc: Doc, charts: dict[str, Any]) -> dict[str, Any]:
         "layers": columns(doc),
         "charts": charts,
         "colors": figures.DARK_OF,
+        **unit_picker.page_data(doc),  # the unit picker's ERF maps, when the page has them
     }
 
 

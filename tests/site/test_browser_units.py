@@ -1,0 +1,224 @@
+"""The unit picker ("What a unit sees") in real headless Chromium: the box the page computes for
+units picked with the mouse (corners and center of the summary layer and of an early layer)
+equals the engine's `Analysis.unit_box`; the padding count and its hatched region; the arrow
+keys; the ERF heat map of a default-catalog page where it belongs; position-dependent and
+global layers say what the box is; the photos load from the site itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sitebuild import ARTIFACTS, FIXTURE_DATA
+from test_browser import CHROMIUM, browser, page  # noqa: F401  (fixtures)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
+]
+RESNET = "models/torchvision/resnet50/"
+SUMMARY, EARLY = "layer4.2.relu_2", "layer1.0.conv2"
+
+
+@pytest.fixture(scope="module")
+def resnet() -> Any:
+    rfzoo = pytest.importorskip("rfzoo")
+    return rfzoo.analyze("torchvision/resnet50", input_size=224)
+
+
+def doc(ref: str) -> dict[str, Any]:
+    return json.loads((FIXTURE_DATA / "models" / f"{ref}.json").read_text())
+
+
+def wait_picker(pg) -> None:  # type: ignore[no-untyped-def]
+    pg.wait_for_selector(".rfz-units[data-rfz-units-ready]", timeout=15000)
+
+
+def choose_layer(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    value = pg.eval_on_selector(".rfz-units-layer", """(s, name) => {
+        const o = [...s.options].find(o => o.textContent.startsWith(name + " —")); return o ? o.value : null; }""", name)
+    assert value is not None, f"{name} is not in the layer select"
+    pg.select_option(".rfz-units-layer", value)
+    assert pg.get_attribute(".rfz-units", "data-layer") == name
+
+
+def hover_unit(pg, unit: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Move the real mouse over the unit's center (page data -> SVG user space -> screen)."""
+    pg.eval_on_selector(".rfz-units-stage", "e => e.scrollIntoView({block: 'center'})")
+    x, y = pg.evaluate("""([i, j]) => {
+        const root = document.querySelector('.rfz-units'), svg = root.querySelector('svg');
+        const layer = root.getAttribute('data-layer');
+        return fetch(document.querySelector('.rfz-model').getAttribute('data-rfz-data')).then(r => r.arrayBuffer())
+          .then(b => new Response(new Blob([b]).stream().pipeThrough(new DecompressionStream('gzip'))).json())
+          .then(d => { const L = d.layers, k = L.name.indexOf(layer);
+            const p = svg.createSVGPoint();
+            p.x = L.center[k][1] + j * L.jump[k][1] + 0.5; p.y = L.center[k][0] + i * L.jump[k][0] + 0.5;
+            const s = p.matrixTransform(svg.getScreenCTM()); return [s.x, s.y]; }); }""", list(unit))
+    pg.mouse.move(x, y)
+    pg.wait_for_function("u => document.querySelector('.rfz-units').getAttribute('data-unit') === u", arg=f"{unit[0]},{unit[1]}")
+
+
+def shown_box(pg) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    a, b, c, d = (int(v) for v in pg.get_attribute(".rfz-units", "data-box").split(","))
+    return [(a, b), (c, d)]
+
+
+def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot of the picker alone (tests/artifacts/, gitignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.locator(".rfz-units").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def padding(box: list[tuple[int, int]], size: tuple[int, int]) -> int:
+    area, inside = 1, 1
+    for (lo, hi), n in zip(box, size, strict=True):
+        area *= hi - lo + 1
+        inside *= max(0, min(hi, n - 1) - max(lo, 0) + 1)
+    return area - inside
+
+
+def test_picked_boxes_equal_engine_unit_box(page, site_url: str, resnet: Any) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url + RESNET)
+    wait_picker(page)
+    assert page.get_attribute(".rfz-units", "data-layer") == SUMMARY  # the summary node by default
+    for name in (SUMMARY, EARLY):
+        choose_layer(page, name)
+        h, w = resnet.layer(name).output_size
+        for unit in [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h // 2, w // 2)]:
+            hover_unit(page, unit)
+            expected = [tuple(ax) for ax in resnet.unit_box(name, unit)]
+            assert shown_box(page) == expected, (name, unit)
+            pad = padding(expected, (224, 224))
+            assert int(page.get_attribute(".rfz-units", "data-padding")) == pad
+            (a, b), (c, d) = expected
+            assert page.inner_text(".rfz-units-readout") == (
+                f"unit (row, col) = ({unit[0]}, {unit[1]}): rows {a}..{b}, cols {c}..{d} ({pad} px in padding)")
+            assert page.get_attribute(".rfz-units", "data-exact") == "1"
+    shot(page, "units-resnet50-early")
+
+
+def test_padding_region_and_keyboard(page, site_url: str, resnet: Any) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url + RESNET)
+    wait_picker(page)
+    choose_layer(page, EARLY)  # 56x56 units, RF 19, jump 4: unit (0, 0) sees rows and cols -9..9
+    page.focus(".rfz-units-stage")
+    page.keyboard.press("PageUp")
+    page.keyboard.press("Home")
+    assert page.get_attribute(".rfz-units", "data-unit") == "0,0"
+    assert shown_box(page) == [(-9, 9), (-9, 9)]
+    assert page.get_attribute(".rfz-units", "data-padding") == str(19 * 19 - 10 * 10)
+    # the hatched region is the box minus the image: an outer and an inner (hole) rectangle
+    d = page.get_attribute(".rfz-units-pad", "d")
+    assert d.count("M") == 2 and "M-9 -9" in d and "M0 0" in d
+    # its painted area lies outside the photo: the hole is exactly the image part of the box
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    assert page.get_attribute(".rfz-units", "data-unit") == "1,1"
+    assert shown_box(page) == [tuple(ax) for ax in resnet.unit_box(EARLY, (1, 1))]
+    for _ in range(3):
+        page.keyboard.press("Shift+ArrowRight")  # 5 units a press
+    assert page.get_attribute(".rfz-units", "data-unit") == "1,16"
+    page.keyboard.press("End")
+    page.keyboard.press("PageDown")
+    assert page.get_attribute(".rfz-units", "data-unit") == "55,55"
+    assert shown_box(page) == [tuple(ax) for ax in resnet.unit_box(EARLY, (55, 55))]
+    page.keyboard.press("ArrowRight")  # clamped at the edge
+    assert page.get_attribute(".rfz-units", "data-unit") == "55,55"
+    # an interior unit reads no padding: the hatched path is the box with the same box as hole
+    for _ in range(10):
+        page.keyboard.press("Shift+ArrowUp")
+        page.keyboard.press("Shift+ArrowLeft")
+    assert page.get_attribute(".rfz-units", "data-unit") == "5,5"
+    assert page.get_attribute(".rfz-units", "data-padding") == "0"
+    # the neighbours' centers: 8 dots one jump apart around the unit
+    assert page.locator(".rfz-units-nb").count() == 8
+    centers = page.eval_on_selector_all(".rfz-units-nb, .rfz-units-me", "cs => cs.map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')])")
+    xs, ys = sorted({x for x, _ in centers}), sorted({y for _, y in centers})
+    assert [b - a for a, b in zip(xs, xs[1:], strict=False)] == [4, 4] and [b - a for a, b in zip(ys, ys[1:], strict=False)] == [4, 4]
+    shot(page, "units-resnet50-keyboard")
+
+
+def test_erf_overlay_on_a_default_catalog_page(page, site_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    d = doc("torchvision/resnet50")
+    stages = {st["node"]: st for st in d["erf"]["stages"]}
+    page.goto(site_url + RESNET)
+    wait_picker(page)
+    assert page.get_attribute(".rfz-units", "data-erf") == "shown"  # the summary node is an ERF stage
+    heat = page.locator(".rfz-units-heat")
+    assert (heat.get_attribute("href") or "").startswith("data:image/png")
+    assert "ERF heat map" in page.inner_text(".rfz-units-note")
+    # placed by the map's origin and scale, moved from the probe's unit to the chosen unit
+    lay = next(x for x in d["layers"] if x["name"] == SUMMARY)
+    hm, size = stages[SUMMARY]["heatmap"], d["erf"]["input_size"]
+    probe = [round(((n - 1) / 2 - c) / j) for n, c, j in zip(size, lay["center"], lay["jump"], strict=True)]
+    unit = [int(v) for v in page.get_attribute(".rfz-units", "data-unit").split(",")]
+    x = hm["origin"][1] + (unit[1] - probe[1]) * lay["jump"][1]
+    y = hm["origin"][0] + (unit[0] - probe[0]) * lay["jump"][0]
+    assert float(heat.get_attribute("x")) == x and float(heat.get_attribute("y")) == y
+    assert float(heat.get_attribute("width")) == hm["shape"][1] * hm["scale"]
+    # the map's peak sits inside the chosen unit's box, and the overlay is drawn over the photo
+    box = shown_box(page)
+    assert box[1][0] <= x + hm["shape"][1] * hm["scale"] / 2 <= box[1][1]
+    rect = heat.bounding_box()
+    assert rect and rect["width"] > 50 and rect["height"] > 50
+    shot(page, "units-resnet50-erf")
+    # an early layer that is not an ERF stage has none; the checkbox hides it
+    choose_layer(page, EARLY)
+    assert page.get_attribute(".rfz-units", "data-erf") is None
+    assert page.get_attribute(".rfz-units-heat", "display") == "none"
+    choose_layer(page, "layer1.2.relu_2")
+    assert page.get_attribute(".rfz-units", "data-erf") == "shown"
+    page.uncheck(".rfz-units-erf")
+    assert page.get_attribute(".rfz-units", "data-erf") is None
+
+
+def test_position_dependent_and_global_layers_say_what_the_box_is(page, site_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url + "models/torchvision/fcn_resnet50/")
+    wait_picker(page)
+    d = doc("torchvision/fcn_resnet50")
+    assert page.get_attribute(".rfz-units", "data-layer") == d["summary"]["node"]
+    assert page.get_attribute(".rfz-units", "data-exact") == "0"
+    note = page.inner_text(".rfz-units-note")
+    assert "Position-dependent layer: box shown is the largest over positions; exact per-unit boxes are not in this catalog yet." in note
+    (a, b), (c, e) = shown_box(page)
+    assert [b - a + 1, e - c + 1] == d["summary"]["rf"]  # the largest RF, at the unit
+    assert "lower bound" in note  # a partial model
+    # a ViT: global from the first attention, the box is the local path; no ERF maps here
+    page.goto(site_url + "models/timm/vit_base_patch16_224/")
+    wait_picker(page)
+    assert "the unit sees the whole input; the box is its local path" in page.inner_text(".rfz-units-note")
+    assert page.locator(".rfz-units-erf").is_hidden()
+    hover_unit(page, (13, 0))
+    assert shown_box(page) == [(208, 223), (0, 15)]  # one 16-px patch
+    assert page.get_attribute(".rfz-units", "data-padding") == "0"
+
+
+def test_photos_load_from_the_site_and_switch(page, site_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url + RESNET)
+    wait_picker(page)
+    urls = page.eval_on_selector_all(".rfz-units-photo option", "os => os.map(o => new URL(o.value, location.href).href)")
+    assert len(urls) == 3
+    for url in urls:
+        assert url.startswith(site_url)
+        resp = page.request.get(url)
+        assert resp.ok and resp.headers["content-type"] == "image/jpeg" and len(resp.body()) < 80_000
+    img = page.locator(".rfz-units-svg image").first
+    first = img.get_attribute("href")
+    assert first in urls
+    other = next(i for i, u in enumerate(urls) if u != first)
+    page.select_option(".rfz-units-photo", index=other)
+    assert img.get_attribute("href") == urls[other]
+    # the picture is drawn: the photo's pixels are not the page background
+    page.wait_for_function("""() => { const i = document.querySelector('.rfz-units-svg image');
+        return i.getBBox().width > 0; }""")
+
+
+def test_picker_after_instant_navigation(page, site_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(site_url + "catalog/")
+    page.evaluate("window.__rfzMarker = 1")
+    page.click("#rfz-models a:text-is('resnet50')")
+    page.wait_for_url("**/" + RESNET)
+    wait_picker(page)
+    assert page.evaluate("window.__rfzMarker") == 1, "navigation was a full page load"
+    assert page.get_attribute(".rfz-units", "data-layer") == SUMMARY
