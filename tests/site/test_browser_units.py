@@ -222,3 +222,25 @@ def test_picker_after_instant_navigation(page, site_url: str) -> None:  # type: 
     wait_picker(page)
     assert page.evaluate("window.__rfzMarker") == 1, "navigation was a full page load"
     assert page.get_attribute(".rfz-units", "data-layer") == SUMMARY
+
+
+def test_phone_tap_and_dark_scheme(browser, site_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(site_url + RESNET)
+    wait_picker(pg)
+    choose_layer(pg, EARLY)
+    pg.eval_on_selector(".rfz-units-stage", "e => e.scrollIntoView({block: 'center'})")
+    rect = pg.locator(".rfz-units-svg image").first.bounding_box()
+    assert rect and rect["width"] > 200  # the photo fills the phone's width, not a thumbnail
+    pg.touchscreen.tap(rect["x"] + 2, rect["y"] + 2)  # the top-left corner of the photo
+    pg.wait_for_function("document.querySelector('.rfz-units').getAttribute('data-unit') === '0,0'")
+    assert not pg.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    pg.click("label.md-header__button[for^='__palette']:visible")
+    pg.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.locator(".rfz-units").screenshot(path=str(ARTIFACTS / "units-resnet50-phone-dark.png"))
+    context.close()
+    assert errors == []
