@@ -40,6 +40,7 @@ M_GRAY, M_GRAY_DARK = "#616161", "#bdbdbd"
 DARK_OF = {**dict(zip(LIGHT, DARK, strict=True)), M_RED: M_RED_DARK, M_GRAY: M_GRAY_DARK}
 RF_C, RFMIN_C, JUMP_C, TIME_C, STAGE_C = LIGHT[0], LIGHT[1], LIGHT[3], LIGHT[4], LIGHT[2]
 MAX_STAGE_TICKS = 14
+STAGE_TICK_GAP = 0.04  # of the depth axis: rotated stage labels closer than that overlap
 
 
 def axis_names(n: int) -> list[str]:
@@ -171,6 +172,17 @@ def stage_ticks(doc: Doc, layers: list[Doc], layout: dict[str, Any]) -> None:
     keep = st[::every]
     if keep[-1] is not st[-1]:
         keep.append(st[-1])
+    # stages a few nodes apart (Inception's stem: features.2, features.3) would print their labels
+    # over each other: keep one label per STAGE_TICK_GAP of the depth, the deepest stage always
+    gap = STAGE_TICK_GAP * max(len(layers) - 1, 1)
+    spaced: list[tuple[int, Doc]] = []
+    for d, s in keep:
+        if spaced and d - spaced[-1][0] < gap:
+            if s is keep[-1][1]:
+                spaced[-1] = (d, s)
+            continue
+        spaced.append((d, s))
+    keep = spaced
     layout["xaxis"].update(tickmode="array", tickvals=[d for d, _ in keep],
                            ticktext=[esc(s.get("name") or s["node"]) for _, s in keep],
                            tickangle=-40, automargin=True)

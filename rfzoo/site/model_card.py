@@ -164,6 +164,8 @@ def card(doc: Doc) -> str:
         ("Verified", verified(None if not ver else ver.get("verified"))),
         ("Parameters", params(doc.get("params"))),
     ]
+    if not s:  # not analyzed (failed): only what is known, not a card of dashes
+        items = [(k, v) for k, v in items if k in ("Input size", "Status", "Parameters") and v != DASH]
     # spaces between the items: the search index reads the card as text
     cells = " ".join(f"<div><dt>{k}</dt> <dd>{v}</dd></div>" for k, v in items)
     return f'<dl class="rfz-card">{cells}</dl>\n'

@@ -144,6 +144,8 @@ def test_whole_catalog_within_budgets(tmp_path: Path) -> None:
     build_site(REPO / "data", out)
     seconds = time.perf_counter() - start
     cat = load_catalog(REPO / "data")
+    # one page per document file: timm/resnet50 and torchvision/resnet50 are two models
+    assert len(cat.models) == len(list((REPO / "data" / "models").glob("*/*.json.gz")))
     for key, doc in cat.models.items():
         assert (out / model_md(doc).removesuffix(".md") / "index.html").is_file(), key
     biggest = max(p.stat().st_size for p in (out / "models").rglob("index.html"))

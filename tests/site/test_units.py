@@ -55,3 +55,14 @@ def test_charts_degrade_without_layers() -> None:
     assert figures.rf_depth(doc) is None
     assert figures.rf_ratio(doc) is None
     assert figures.border_share(doc) is None
+
+
+def test_stage_ticks_never_print_labels_over_each_other() -> None:
+    # Inception's stem ends two stages a node apart: one label for both, the deepest stage kept
+    layers = [{"name": f"n{i}"} for i in range(200)]
+    doc = {"stages": [{"name": f"s{d}", "node": f"n{d}"} for d in (3, 4, 60, 120, 195, 199)]}
+    layout = {"xaxis": {"title": {"text": ""}}}
+    figures.stage_ticks(doc, layers, layout)
+    vals = layout["xaxis"]["tickvals"]
+    assert vals == [3, 60, 120, 199], vals  # 4 too close to 3, 195 to the last stage (199)
+    assert layout["xaxis"]["ticktext"][-1] == "s199"

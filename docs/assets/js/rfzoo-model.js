@@ -90,7 +90,7 @@
     var rf = axes(L.rf[i]), rfmin = axes(L.rf_min[i]);
     var cells = [
       '<a class="rfz-row-link" href="#' + esc(encodeURIComponent(name)) + '" title="Link to this layer">' + i + "</a>",
-      "<code>" + esc(name) + "</code>", esc(L.op[i]), esc(L.kind[i]), axes(L.output_size[i]),
+      "<code>" + esc(name).replace(/\./g, ".<wbr>") + "</code>", esc(L.op[i]), esc(L.kind[i]), axes(L.output_size[i]),
       rf === DASH ? rf : ge + rf, rfmin, axes(L.jump[i]), axes(L.center[i]),
       axes(L.effective_padding[i]), axes(L.border_units[i]),
       L.check[i] === null ? "" : CHECK[L.check[i]], flagText(L.flags[i])
