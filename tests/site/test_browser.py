@@ -124,6 +124,13 @@ def test_model_page_charts_render(page, site_url: str) -> None:  # type: ignore[
     charts = wait_charts(page, 7)
     assert len(charts) == 7  # RF and jump, RF / input, border, 4 gradient maps
     assert_drawn(charts)
+    # each chart fills its column (material's figures shrink to their content: a short caption
+    # made the border chart and the gradient maps narrow strips)
+    fill = page.eval_on_selector_all(".rfz-mchart", """els => els.map(e => {
+        const fig = e.closest('figure'), box = fig.parentElement, grid = box.classList.contains('rfz-mgrid');
+        const col = grid ? parseFloat(getComputedStyle(box).gridTemplateColumns) : box.getBoundingClientRect().width;
+        return [e.dataset.rfzChart, e.getBoundingClientRect().width, col]; })""")
+    assert all(w >= 0.95 * col for _, w, col in fill), fill
     # the ERF heat maps were decoded into real heat map layers
     assert page.locator(".rfz-mgrid .heatmaplayer image, .rfz-mgrid .hm image").count() >= 1
     # the per-layer table arrives with the page data; its filter works
