@@ -70,5 +70,4 @@
   }
   Worker.prototype = Native.prototype;
   window.Worker = Worker;
-  window.__rfzExactFirst = exactFirst; // for tests
 })();
