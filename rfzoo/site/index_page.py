@@ -112,12 +112,15 @@ def ratio_cell(row: Row) -> tuple[str, str]:
     return esc(value), text + time
 
 
-def verified_cell(value: Any) -> tuple[str, str]:
+def verified_cell(value: Any, note: str = "") -> tuple[str, str]:
+    """Sort key and cell: verified, disagrees (where), or not measured (why: the index's
+    verify_note, as a tooltip so 1,500 rows stay one line each)."""
+    title = f' title="{esc(note)}"' if note else ""
     if value is True or value == "true":
         return "2", '<span class="rfz-ok">✓ yes</span>'
     if value is False or value == "false":
-        return "1", '<span class="rfz-bad">✗ no</span>'
-    return DASH, DASH
+        return "1", f'<span class="rfz-bad"{title}>✗ no</span>'
+    return "0", f'<span class="rfz-muted"{title}>not measured</span>' if note else DASH
 
 
 def verified_word(value: Any) -> str:
@@ -173,7 +176,7 @@ def table_row(row: Row, src: str, has_page: set[str], directory_urls: bool) -> s
     st += f"{esc(st_value)}</span>"
     size, frames = spatial(row, row.get("input_size"))
     jump, jump_t = spatial(row, row.get("jump"))
-    v_key, v_html = verified_cell(row.get("verified"))
+    v_key, v_html = verified_cell(row.get("verified"), str(row.get("verify_note") or ""))
     p = row.get("params")
     cells: list[tuple[str | None, str]] = [
         (None, name),

@@ -121,3 +121,13 @@ def test_changelog_labels_catalogs() -> None:
     out = group_pages.changelog_page(text)
     assert "git:HEAD" not in out
     assert "From the previous catalog to this catalog: 0 added." in out
+
+
+def test_verified_cell_says_why_a_model_is_not_verified() -> None:
+    from rfzoo.site.index_page import verified_cell
+
+    assert verified_cell(True)[1].count("✓ yes") == 1
+    key, html = verified_cell(None, "not measured: out of memory at 9.6 GB")
+    assert "not measured" in html and 'title="not measured: out of memory at 9.6 GB"' in html
+    key, html = verified_cell(False, "disagrees at layer4")
+    assert "✗ no" in html and "disagrees at layer4" in html
