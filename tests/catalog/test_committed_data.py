@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rfzoo.catalog import cache
-from rfzoo.catalog.sources import default_refs
+from rfzoo.catalog.sources import ModelRef, default_refs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -18,3 +18,16 @@ def test_default_catalog_is_fresh_and_probed():
         if not cache.is_fresh(DATA, ref, entry, cache.model_key(ref, None), want_probe=True):
             stale.append(ref.id)
     assert not stale, f"rebuild and commit: rfzoo build --default ({len(stale)} stale: {stale[:5]})"
+
+
+def test_every_model_of_the_index_has_its_committed_document_within_the_size_budget():
+    from rfzoo.catalog import store
+
+    rows = store.read_index(DATA / "index.json")
+    assert len(rows) > 1400  # the whole zoo, not only the default catalog
+    missing = [f"{r['source']}/{r['name']}" for r in rows
+               if not store.model_path(DATA, ModelRef(r["source"], r["name"])).is_file()]
+    assert not missing, f"index rows without a document: {missing[:5]}"
+    total = sum(p.stat().st_size for p in store.document_paths(DATA))
+    assert total <= 40 * 2**20, f"model documents take {total / 2**20:.1f} MB, over the 40 MB budget"
+    assert not list((DATA / "models").glob("*/*.json")), "plain .json documents left beside the .json.gz"
