@@ -156,6 +156,8 @@ def test_instant_navigation_then_charts(page, site_url: str) -> None:  # type: i
     # and back to the home page by the tab: the guide's figures render as well
     page.click("a.md-tabs__link:text-is('Home')")
     page.wait_for_url(site_url)
+    # the URL changes before material swaps the content: wait until the model page's charts are gone
+    page.wait_for_function("!document.querySelector('.rfz-mchart')", timeout=15000)
     assert_drawn(wait_charts(page, 3))
     assert page.evaluate("window.__rfzMarker") == 1
     shot(page, "home-after-instant-nav")
