@@ -5,45 +5,11 @@
 (function () {
   "use strict";
 
-  var PLOTLY_URL = new URL("../vendor/plotly/plotly-cartesian-4.1.1.min.js", document.currentScript.src).href;
-  var dataCache = {};
+  var shared = window.rfzoo; // rfzoo.js
+  var loadPlotly = shared.loadPlotly, fetchData = shared.pageData;
+  var decodeHeatmap = shared.decodeHeatmap, cssVar = shared.cssVar;
   var view = null; // the model page on screen: {root, data, rows, filter}
 
-  // --- loading ------------------------------------------------------------------------------
-  function loadPlotly() {
-    if (window.Plotly) return Promise.resolve(window.Plotly);
-    if (!window.__rfzPlotlyLoading) {
-      window.__rfzPlotlyLoading = new Promise(function (resolve, reject) {
-        var s = document.createElement("script");
-        s.src = PLOTLY_URL;
-        s.onload = function () { resolve(window.Plotly); };
-        s.onerror = function () { window.__rfzPlotlyLoading = null; reject(new Error("plotly.js failed to load")); };
-        document.head.appendChild(s);
-      });
-    }
-    return window.__rfzPlotlyLoading;
-  }
-
-  // gzip unless a server already inflated it (Content-Encoding): the magic bytes 1f 8b decide
-  function inflate(buf) {
-    var bytes = new Uint8Array(buf);
-    if (bytes.length > 1 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      var stream = new Blob([buf]).stream().pipeThrough(new DecompressionStream("gzip"));
-      return new Response(stream).text();
-    }
-    return Promise.resolve(new TextDecoder().decode(bytes));
-  }
-
-  function fetchData(url) {
-    if (!dataCache[url]) {
-      dataCache[url] = fetch(url).then(function (r) {
-        if (!r.ok) throw new Error("page data: HTTP " + r.status);
-        return r.arrayBuffer();
-      }).then(inflate).then(JSON.parse);
-      dataCache[url].catch(function () { delete dataCache[url]; });
-    }
-    return dataCache[url];
-  }
 
   // --- values -------------------------------------------------------------------------------
   var DASH = "—";
@@ -217,10 +183,6 @@
 
   // --- charts -------------------------------------------------------------------------------
   function scheme() { return document.body.getAttribute("data-md-color-scheme") || "default"; }
-  function cssVar(name, fallback) {
-    var v = getComputedStyle(document.body).getPropertyValue(name).trim();
-    return v || fallback;
-  }
   function recolor(value, map) {
     if (typeof value === "string") return map[value] || value;
     if (Array.isArray(value)) return value.map(function (v) { return recolor(v, map); });
@@ -230,19 +192,6 @@
       return out;
     }
     return value;
-  }
-  function decodeHeatmap(trace) {
-    var spec = trace.rfzB64, out = Object.assign({}, trace);
-    delete out.rfzB64;
-    if (!spec) return out;
-    var raw = atob(spec.data), h = spec.shape[0], w = spec.shape[1], z = [];
-    for (var i = 0; i < h; i++) {
-      var row = new Array(w);
-      for (var k = 0; k < w; k++) row[k] = raw.charCodeAt(i * w + k);
-      z.push(row);
-    }
-    out.z = z;
-    return out;
   }
   function themed(layout, el) {
     var fg = cssVar("--md-default-fg-color", "#333"), grid = cssVar("--md-default-fg-color--lightest", "#ddd");
@@ -310,11 +259,5 @@
     });
   }
 
-  if (window.document$ && typeof window.document$.subscribe === "function") {
-    window.document$.subscribe(onPage);
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", onPage);
-  } else {
-    onPage();
-  }
+  window.rfzoo.onEveryPage(onPage);
 })();

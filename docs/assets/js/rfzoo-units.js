@@ -10,27 +10,10 @@
 
   var SVG = "http://www.w3.org/2000/svg";
   var ORANGE = "#ff9800";
-  var cache = {};
   var current = null; // the picker on screen
 
   // --- data ---------------------------------------------------------------------------------
-  function inflate(buf) { // gzip unless a server already inflated it: the magic bytes decide
-    var bytes = new Uint8Array(buf);
-    if (bytes.length > 1 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      return new Response(new Blob([buf]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
-    }
-    return Promise.resolve(new TextDecoder().decode(bytes));
-  }
-  function fetchData(url) {
-    if (!cache[url]) {
-      cache[url] = fetch(url).then(function (r) {
-        if (!r.ok) throw new Error("page data: HTTP " + r.status);
-        return r.arrayBuffer();
-      }).then(inflate).then(JSON.parse);
-      cache[url].catch(function () { delete cache[url]; });
-    }
-    return cache[url];
-  }
+  var fetchData = window.rfzoo.pageData; // rfzoo.js: one fetch per page data file
 
   // --- box arithmetic -----------------------------------------------------------------------
   function snap(x) { var r = Math.round(x); return Math.abs(x - r) < 1e-6 ? r : x; }
@@ -322,11 +305,5 @@
     });
   }
 
-  if (window.document$ && typeof window.document$.subscribe === "function") {
-    window.document$.subscribe(onPage);
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", onPage);
-  } else {
-    onPage();
-  }
+  window.rfzoo.onEveryPage(onPage);
 })();

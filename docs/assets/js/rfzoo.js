@@ -528,11 +528,44 @@
     renderCharts(root);
   }
 
-  if (window.document$ && typeof window.document$.subscribe === "function") {
-    window.document$.subscribe(onPage);
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", onPage);
-  } else {
-    onPage();
+  // --- shared with rfzoo-model.js and rfzoo-units.js (loaded after this file) ---------------
+  var pageDataCache = {};
+
+  // gzip unless a server already inflated it (Content-Encoding): the magic bytes 1f 8b decide
+  function inflate(buf) {
+    var bytes = new Uint8Array(buf);
+    if (bytes.length > 1 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      return new Response(new Blob([buf]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    }
+    return Promise.resolve(new TextDecoder().decode(bytes));
   }
+
+  // one fetch and parse per page data file, whichever script asks first
+  function pageData(url) {
+    if (!pageDataCache[url]) {
+      pageDataCache[url] = fetch(url).then(function (r) {
+        if (!r.ok) throw new Error("page data: HTTP " + r.status);
+        return r.arrayBuffer();
+      }).then(inflate).then(JSON.parse);
+      pageDataCache[url].catch(function () { delete pageDataCache[url]; });
+    }
+    return pageDataCache[url];
+  }
+
+  // every page view: hard loads and material's instant navigation alike
+  function onEveryPage(fn) {
+    if (window.document$ && typeof window.document$.subscribe === "function") {
+      window.document$.subscribe(fn);
+    } else if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", fn);
+    } else {
+      fn();
+    }
+  }
+
+  window.rfzoo = {
+    loadPlotly: loadPlotly, pageData: pageData, decodeHeatmap: decodeHeatmap, cssVar: cssVar,
+    onEveryPage: onEveryPage,
+  };
+  onEveryPage(onPage);
 })();
