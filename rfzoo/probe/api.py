@@ -137,7 +137,6 @@ def probe_model(
     plans = axis_plans(prepared.analyze_at, analysis, stages=names, all_layers=all_layers and verify)
     try:
         if verify:
-            prepared.gm.to(torch.float64)
             # detach what is global at the size the boxes come from: a window that covers
             # the whole map at the default size (global there) is local on the larger input
             boxes_from = prepared.analyze_at(plans[0].full_size) if plans else analysis

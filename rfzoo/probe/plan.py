@@ -72,6 +72,7 @@ class StageUnit:
     layout: str = ""  # "NCHW"-style, "NHWC"-style or "NLC" (tokens)
     prefix: int = 0  # tokens before the spatial ones (class token), NLC only
     clipped: bool = False  # `box` is cut to the input (a model that takes one size only)
+    fixed_size: bool = False  # placed at the default input: the model takes that size only
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,22 @@ class AxisPlan:
     layers: list[StageUnit] = field(default_factory=list)
     unplaced: dict[str, str] = field(default_factory=dict)
     copies: dict[str, str] = field(default_factory=dict)  # see `copied_layers`
+    # The model takes one input size (ViT, timm's Swin): no narrow run exists, so one
+    # run over the whole input measures every axis at once, at the unit itself.
+    joint: bool = False
 
     @property
     def length(self) -> int:
         return self.full_size[self.axis]
 
+    @property
+    def axes(self) -> tuple[int, ...]:
+        """The axes one run of this plan measures."""
+        return tuple(range(len(self.full_size))) if self.joint else (self.axis,)
+
     def tall_size(self, width: int) -> tuple[int, ...]:
+        if self.joint:
+            return self.full_size
         return tuple(n if a == self.axis else width for a, n in enumerate(self.full_size))
 
 
@@ -181,7 +192,7 @@ def full_input(
             fixed = _at_default(reference, names)
             if fixed is None:
                 raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
-            return reference, fixed
+            return reference, [replace(s, fixed_size=True) for s in fixed]
         if not _usable(analysis, names):
             raise PlanError(f"a stage loses its local RF at input {tuple(lengths)}")
         stages = [fitting_unit(analysis, n, [None] * naxes) for n in names]
@@ -230,6 +241,9 @@ def plan_axes(
     if all_layers:
         copies = {k: v for k, v in copied_layers(full).items() if k not in names}
         extra, unplaced = _other_layers(full, set(names), copies)
+    if units and all(u.fixed_size for u in units):
+        across = min(size[1:], default=size[0])
+        return [AxisPlan(0, size, units, (across,), extra, unplaced, copies, joint=True)]
     return [
         AxisPlan(a, size, units, narrow_widths(reference, names, a), extra, unplaced, copies)
         for a in range(len(size))

@@ -88,6 +88,8 @@ def measure_axis(
             if target.node in stage_nodes:
                 raise
             return None
+        if plan.joint:  # the whole input: the unit itself, on every axis
+            stage = replace(stage, unit=by_node[target.node].unit)
         return Target(stage.node, stage.unit, stage.output_size)
 
     targets = [Target(s.node, s.unit, s.output_size) for s in [*plan.stages, *plan.layers]]
@@ -105,7 +107,7 @@ def measure_axis(
                 scale=scale,
             )
         except Exception as err:  # noqa: BLE001 - too narrow for this model: try wider
-            failures.append(f"{width}: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
+            failures.append(f"{width}: {type(err).__name__}: {_first_line(err)}")
             continue
         found = supports[: len(plan.stages)]
         if any(s is None for s in found):  # a stage's tensor at this width: try wider
@@ -113,6 +115,12 @@ def measure_axis(
             continue
         return width, found, supports[len(plan.stages) :]  # type: ignore[return-value]
     raise PlanError(f"no width runs along axis {plan.axis}: {'; '.join(failures[-2:])}")
+
+
+def _first_line(err: BaseException) -> str:
+    """The message's first line, short (an assert's message can be empty)."""
+    lines = str(err).splitlines()
+    return lines[0][:120] if lines else "(no message)"
 
 
 def verification_entry(
@@ -125,7 +133,9 @@ def verification_entry(
     seed: int = 0,
     float32_first: bool = False,
 ) -> dict[str, Any]:
-    """Measure every stage on every axis; `gm` must hold float64 parameters.
+    """Measure every stage on every axis. Converts `gm`'s parameters to the dtype each pass
+    needs (float64 for the float64 passes only: a 1B-parameter model's float64 copy alone
+    takes 8 GB) and leaves them in the last one's.
 
     `float32_first` measures the stages in float32 with the scaled backward first and
     again in float64 only on the axes where float32 differs from the analytic box (the
@@ -172,10 +182,12 @@ def _verification_entry(
                                                             samples=samples, seed=seed)
             stage_rechecks += redone
         else:
+            gm.to(torch.float64)
             width, supports, _ = measure_axis(runner, stages_only, in_channels, samples=samples, seed=seed)
         widths.append(width)
         for stage, support in zip(plan.stages, supports, strict=True):
-            _record(per_stage, stage, plan.axis, support)
+            for axis in plan.axes:
+                _record(per_stage, stage, axis, support)
     per_layer, rechecked = _check_layers(
         runner, gm, plans, widths, in_channels, unchecked, samples=samples, seed=seed
     )
@@ -214,8 +226,8 @@ def _verification_entry(
     result: dict[str, Any] = {
         "dtype": "float32, float64 where it differed" if float32_first else "float64",
         "samples": samples,
-        "input_size": [plan.length for plan in plans],
-        "cross_size": widths,
+        "input_size": _input_sizes(plans),
+        "cross_size": _cross_sizes(plans, widths),
         "stages": stages,
         "verified": bool(stages)
         and all(s["agree"] for s in stages)
@@ -255,17 +267,15 @@ def _stages_float32_first(
 ) -> tuple[int, list[Support], int]:
     """The stages along one axis in float32 (scaled backward), then in float64 on the
     same width for the stages whose float32 box differs from the analytic one (float32
-    errs only by underflow or a rounding residue; float64 decides). Leaves `gm` in float64."""
-    try:
-        gm.to(torch.float32)
-        with flush_denormals():
-            width, supports, _ = measure_axis(runner, plan, in_channels, samples=samples, seed=seed,
-                                              dtype=torch.float32, scale=FLOAT32_SCALE)
-    finally:
-        gm.to(torch.float64)
+    errs only by underflow or a rounding residue; float64 decides)."""
+    gm.to(torch.float32)
+    with flush_denormals():
+        width, supports, _ = measure_axis(runner, plan, in_channels, samples=samples, seed=seed,
+                                          dtype=torch.float32, scale=FLOAT32_SCALE)
     redo = [k for k, (stage, support) in enumerate(zip(plan.stages, supports, strict=True))
-            if support.box[plan.axis] != stage.box[plan.axis]]
+            if any(support.box[a] != stage.box[a] for a in plan.axes)]
     if redo:
+        gm.to(torch.float64)
         again = replace(plan, stages=[plan.stages[k] for k in redo], widths=(width,))
         _, found, _ = measure_axis(runner, again, in_channels, samples=samples, seed=seed)
         for k, support in zip(redo, found, strict=True):
@@ -288,38 +298,37 @@ def _check_layers(
 
     Float32 can only err by underflow (a support too small) or by a rounding residue
     where the exact derivative cancels (too large); either way its box differs from a
-    correct analytic box, and the float64 measurement decides. Leaves `gm` in float64.
+    correct analytic box, and the float64 measurement decides.
     """
     per_layer: dict[str, dict[str, Any]] = {}
     redo: dict[int, list[StageUnit]] = {}
     pixels = max((p.length * w for p, w in zip(plans, widths, strict=True)), default=1)
     chosen, sampled_out = within_budget(plans[0].layers if plans else [], pixels)
     unchecked.update(sampled_out)
-    try:
+    for plan, width in zip(plans, widths, strict=True):  # denormals would cost 10x more
+        plan = replace(plan, layers=[u for u in plan.layers if u.name in chosen])
+        if not plan.layers:
+            continue
+        layers_only = replace(plan, stages=[], widths=(width,))
         gm.to(torch.float32)
-        for plan, width in zip(plans, widths, strict=True):  # denormals would cost 10x more
-            plan = replace(plan, layers=[u for u in plan.layers if u.name in chosen])
-            if not plan.layers:
-                continue
-            layers_only = replace(plan, stages=[], widths=(width,))
-            with flush_denormals():
-                _, _, found = measure_axis(
-                    runner, layers_only, in_channels, samples=samples, seed=seed,
-                    dtype=torch.float32, scale=FLOAT32_SCALE,
-                )
-            for layer, support in zip(plan.layers, found, strict=True):
-                if support is None:
-                    unchecked[layer.name] = f"not found in the narrow run along axis {plan.axis}"
-                elif support.box[plan.axis] != layer.box[plan.axis]:
-                    redo.setdefault(plan.axis, []).append(layer)
-                else:
-                    _record(per_layer, layer, plan.axis, support)
-    finally:
-        gm.to(torch.float64)
+        with flush_denormals():
+            _, _, found = measure_axis(
+                runner, layers_only, in_channels, samples=samples, seed=seed,
+                dtype=torch.float32, scale=FLOAT32_SCALE,
+            )
+        for layer, support in zip(plan.layers, found, strict=True):
+            if support is None:
+                unchecked[layer.name] = f"not found in the narrow run along axis {plan.axis}"
+            elif any(support.box[a] != layer.box[a] for a in plan.axes):
+                redo.setdefault(plan.axis, []).append(layer)
+            else:
+                for axis in plan.axes:
+                    _record(per_layer, layer, axis, support)
     rechecked = 0
     for plan, width in zip(plans, widths, strict=True):
         if not redo.get(plan.axis):
             continue
+        gm.to(torch.float64)
         again = replace(plan, stages=[], layers=redo[plan.axis], widths=(width,))
         _, _, found = measure_axis(runner, again, in_channels, samples=samples, seed=seed)
         for layer, support in zip(again.layers, found, strict=True):
@@ -327,12 +336,28 @@ def _check_layers(
             if support is None:
                 unchecked[layer.name] = f"not found in the narrow run along axis {plan.axis}"
             else:
-                _record(per_layer, layer, plan.axis, support)
+                for axis in plan.axes:
+                    _record(per_layer, layer, axis, support)
     # a layer measured on one axis only is incomplete: report it unchecked
     for name, entry in per_layer.items():
         if None in entry["unit"] and name not in unchecked:
             unchecked[name] = "measured on some axes only"
     return per_layer, rechecked
+
+
+def _input_sizes(plans: list[AxisPlan]) -> list[int]:
+    """Per axis, the input's length along it in the run that measured it."""
+    if plans and plans[0].joint:
+        return list(plans[0].full_size)
+    return [plan.length for plan in plans]
+
+
+def _cross_sizes(plans: list[AxisPlan], widths: list[int]) -> list[int]:
+    """Per axis, the run's width across it (a joint run: the input's other length)."""
+    if plans and plans[0].joint:
+        size = plans[0].full_size
+        return [min((n for b, n in enumerate(size) if b != a), default=n) for a, n in enumerate(size)]
+    return widths
 
 
 def _record(table: dict[str, dict[str, Any]], unit: StageUnit, axis: int, support: Support) -> None:
