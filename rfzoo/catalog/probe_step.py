@@ -6,6 +6,10 @@ layers), plus the ERF maps. ``stages`` (the rest of the full catalog): one unit 
 stage and of the summary node, float32 with the scaled backward first and float64 where
 it differs from the analytic box, no ERF: several times cheaper, so the whole zoo is
 verified routinely. This file is hashed into the probe's cache key, not the analysis's.
+
+After an engine change, `carry_over` keeps a model's stored probe results when the new
+analysis gives the probe the same plan (see `rfzoo.probe.fingerprint`): re-analyzing the
+catalog then costs minutes, not the hours of measuring it again.
 """
 
 from __future__ import annotations
@@ -22,6 +26,39 @@ def stage_nodes(doc: dict[str, Any]) -> list[str]:
     if summary and summary not in nodes:
         nodes.append(summary)
     return nodes
+
+
+def carry_over(previous: dict[str, Any] | None, doc: dict[str, Any], spec: Any, analysis: Any,
+               level: str) -> bool:
+    """Copy `previous`'s verification (and ERF) into `doc` when they still hold: the same
+    model, library versions and input size, a stored result at `level` or above, and
+    the plan fingerprint the new analysis gives. False (nothing copied) otherwise."""
+    ver = (previous or {}).get("verification") or {}
+    stored = ver.get("plan_fingerprint")
+    if not stored or previous is None or spec is None or spec.source == "user":
+        return False
+    same = ("source", "name", "versions", "input_size")
+    if any(previous.get(k) != doc.get(k) for k in same) or previous.get("probe_error"):
+        return False
+    had = ver.get("level", "full")
+    if level == "full" and had != "full":
+        return False
+    from rfzoo.analysis import analyze
+    from rfzoo.probe.fingerprint import fingerprint_without_model
+
+    def analyze_at(size: tuple[int, ...]) -> Any:
+        return analyze(spec.full_name, size, in_channels=spec.in_channels)
+
+    try:
+        now = fingerprint_without_model(analyze_at, analysis, stage_nodes(doc) or None,
+                                        all_layers=had == "full")
+    except Exception:  # noqa: BLE001 - no plan now: measure again, which reports why
+        return False
+    if now != stored:
+        return False
+    doc["verification"] = ver
+    doc["erf"] = previous.get("erf") if had == "full" else None
+    return True
 
 
 def probe_document(doc: dict[str, Any], spec: Any, analysis: Any, level: str) -> None:

@@ -285,6 +285,10 @@ class Builder:
                 "input_size": self.options.input_size,
                 "out": str(store.model_path(self.data_dir, ref).resolve()),
                 "probe": self.probe_level(ref),
+                # the stored probe ran the same probe code: the worker keeps its results if
+                # the new analysis gives the probe the same plan (probe_step.carry_over)
+                "reuse_probe": entry is not None and not self.options.retry_failed
+                and cache.probe_satisfies(entry.probe_key, self.probe_level(ref)),
             }
             jobs.append(Job(ref, key, request))
         return jobs

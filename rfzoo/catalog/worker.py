@@ -24,7 +24,7 @@ from typing import Any
 
 from rfzoo.catalog import metadata, store
 from rfzoo.catalog.cache import library_versions, probe_key
-from rfzoo.catalog.probe_step import probe_document
+from rfzoo.catalog.probe_step import carry_over, probe_document
 from rfzoo.catalog.sources import ModelRef, float_twin
 from rfzoo.schema import SCHEMA_VERSION
 
@@ -159,12 +159,14 @@ def build_document(
     emit: Emit | None = None,
     memory_gb: float | None = None,
     save: Callable[[dict[str, Any]], None] | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The model's document; failures are documents with status "failed".
 
     `probe` is False, or the probe level (rfzoo.catalog.probe_step.LEVELS; True: full).
     `save` receives the analyzed document before the probe runs, so a probe that hangs
-    or crashes the process does not lose the analysis.
+    or crashes the process does not lose the analysis. `previous` is the model's last
+    document: its probe results are carried over when they still hold (`carry_over`).
     """
     level = "full" if probe is True else str(probe)
     emit = emit or (lambda event: None)
@@ -236,6 +238,13 @@ def build_document(
     if not probe:
         return doc
     if _probe_fn() is not None and doc.get("layers"):
+        step = "checking the stored probe"
+        emit({"event": "step", "step": step})
+        try:
+            if carry_over(previous, doc, spec, analysis, level):
+                return doc
+        except Exception:  # noqa: BLE001 - a broken old document is measured again
+            pass
         if save is not None:
             save(doc)
         step = "probing gradients" if level == "full" else "verifying stages"
@@ -245,6 +254,14 @@ def build_document(
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
             doc["probe_error"] = one_line(err, step, memory_gb)
     return doc
+
+
+def _previous(path: Path) -> dict[str, Any] | None:
+    """The model's last document, if readable (read before the new one overwrites it)."""
+    try:
+        return store.read_json(path)
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def _die_with_parent(parent_pid: int | None) -> None:
@@ -312,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = build_document(
             ref, request.get("input_size"), probe=request.get("probe") or False, emit=emit,
             memory_gb=args.memory_gb, save=save,
+            previous=_previous(out_path) if request.get("reuse_probe") else None,
         )
         store.write_json(out_path, doc)
         emit({

@@ -23,6 +23,7 @@ from rfzoo.errors import RfzooError
 from rfzoo.input_size import check_in_channels, fit_axes, parse_input_size
 from rfzoo.probe.effective import combine_axes, erf_entry
 from rfzoo.probe.erf import erf_maps, erf_metrics
+from rfzoo.probe.fingerprint import plan_fingerprint
 from rfzoo.probe.heatmap import encode_heatmap
 from rfzoo.probe.plan import AnalysisLike, Analyzer, memoized, stage_names
 from rfzoo.probe.runner import LocalRunner
@@ -144,6 +145,7 @@ def probe_model(
                 prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed,
                 float32_first=float32_first,
             )
+            result["verification"]["plan_fingerprint"] = plan_fingerprint(plans, boxes_from, analysis, names)
         if erf:
             prepared.gm.to(torch.float32)
             result["erf"] = erf_entry(
