@@ -50,6 +50,7 @@ _NOT_ANALYSIS = (
     "catalog/naming.py",  # where a document is stored, not what it says
     "catalog/rows.py",  # index rows are re-derived from documents (cache.current_row)
     "probe/cli.py",
+    "trained/",  # trained-weight ERFs: their own files under data/trained, not documents
     _PROBE_STEP,
 )
 _PROBE_PREFIX = "probe/"
