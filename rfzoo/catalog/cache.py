@@ -106,6 +106,14 @@ def probe_satisfies(have: str | None, want: bool | str) -> bool:
     return have == probe_key(True) or (want not in (True, "full") and have == probe_key(want))
 
 
+def same_probe_code(have: str | None, want: bool | str) -> bool:
+    """Stored probe results that this probe code made and that answer `want` (any level
+    when no probe is asked for: a build without the probe keeps what still holds)."""
+    if not want:
+        return have is not None and have.split(":")[0] == probe_version()
+    return probe_satisfies(have, want)
+
+
 def _rel(path: Path) -> str:
     return path.relative_to(PACKAGE_DIR).as_posix()
 

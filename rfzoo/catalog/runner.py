@@ -288,7 +288,7 @@ class Builder:
                 # the stored probe ran the same probe code: the worker keeps its results if
                 # the new analysis gives the probe the same plan (probe_step.carry_over)
                 "reuse_probe": entry is not None and not self.options.retry_failed
-                and cache.probe_satisfies(entry.probe_key, self.probe_level(ref)),
+                and cache.same_probe_code(entry.probe_key, self.probe_level(ref)),
             }
             jobs.append(Job(ref, key, request))
         return jobs

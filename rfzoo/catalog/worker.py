@@ -235,16 +235,18 @@ def build_document(
     except Exception as err:  # noqa: BLE001
         return base_document(ref, meta, input_size, "failed", one_line(err, step, memory_gb))
 
-    if not probe:
-        return doc
-    if _probe_fn() is not None and doc.get("layers"):
-        step = "checking the stored probe"
-        emit({"event": "step", "step": step})
+    if previous is not None and doc.get("layers"):
+        emit({"event": "step", "step": "checking the stored probe"})
+        # without a probe request: keep the stored results at whatever level they hold
+        wanted = level if probe else str((previous.get("verification") or {}).get("level", "full"))
         try:
-            if carry_over(previous, doc, spec, analysis, level):
+            if carry_over(previous, doc, spec, analysis, wanted):
                 return doc
         except Exception:  # noqa: BLE001 - a broken old document is measured again
             pass
+    if not probe:
+        return doc
+    if _probe_fn() is not None and doc.get("layers"):
         if save is not None:
             save(doc)
         step = "probing gradients" if level == "full" else "verifying stages"
@@ -254,6 +256,12 @@ def build_document(
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
             doc["probe_error"] = one_line(err, step, memory_gb)
     return doc
+
+
+def _carried_level(doc: dict[str, Any]) -> str | None:
+    """The level of probe results a build without a probe request carried over, if any."""
+    ver = doc.get("verification")
+    return str(ver.get("level", "full")) if ver else None
 
 
 def _previous(path: Path) -> dict[str, Any] | None:
@@ -339,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "row": store.index_row(doc),
             # The probe code's version even when that code has no probe yet, failed,
             # or the model failed before it: the same code gives the same document.
-            "probe_key": probe_key(request.get("probe")),
+            "probe_key": probe_key(request.get("probe") or _carried_level(doc)),
             "seconds": time.perf_counter() - start,
             # A failure can leave the process broken (after a MemoryError under the
             # address-space limit, oneDNN "could not create a primitive" for every later

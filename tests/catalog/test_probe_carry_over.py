@@ -15,10 +15,11 @@ from rfzoo.catalog.sources import ModelRef
 REF = ModelRef("timm", "test_resnet")
 
 
-def _build(data: Path) -> bool:
-    """Build REF at stage level; True if it was rebuilt (not served from the cache)."""
+def _build(data: Path, probe: bool = True) -> bool:
+    """Build REF at stage level (or without the probe); True if it was rebuilt (not
+    served from the cache)."""
     report = build([REF], BuildOptions(data_dir=data, jobs=1, timeout=300, probe_level="stages",
-                                       stream=io.StringIO()))
+                                       probe=probe, stream=io.StringIO()))
     (outcome,) = report.outcomes
     return not outcome.cached
 
@@ -50,6 +51,15 @@ def test_probe_results_survive_an_engine_change_only_when_the_plan_is_the_same(
         assert _build(tmp_path)  # re-analyzed ...
         kept = store.read_json(store.model_path(tmp_path, REF))["verification"]
         assert kept.get("marker") == "kept"  # ... and the stored measurement carried over
+
+        # a build without the probe (the quick re-analysis after an engine change) keeps
+        # them too, and says so in the cache: the next stage build has nothing to measure
+        _engine_changed(monkeypatch, 1003)
+        assert _build(tmp_path, probe=False)
+        assert store.read_json(store.model_path(tmp_path, REF))["verification"].get("marker") == "kept"
+        entry = cache.read_entry(tmp_path, REF)
+        assert entry is not None and entry.probe_key == cache.probe_key("stages")
+        assert not _build(tmp_path)
 
         _mark(tmp_path, marker="stale", plan_fingerprint="a plan the new analysis does not give")
         _engine_changed(monkeypatch, 1002)
