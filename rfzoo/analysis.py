@@ -193,6 +193,8 @@ class Analysis:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        from rfzoo.export import unit_boxes
+
         source, _, name = self.model.rpartition("/")
         return {
             "schema": SCHEMA_VERSION,
@@ -209,6 +211,7 @@ class Analysis:
                 for s in self.stage_layers()
             ],
             "versions": library_versions(),
+            "unit_boxes": unit_boxes(self),
         }
 
     def to_json(self) -> str:

@@ -122,3 +122,105 @@ def to_table(analysis: Analysis, width: int = 100) -> str:
     lines = [_summary_line(analysis), line(list(COLUMNS)), "-" * min(width, sum(widths) + 16)]
     lines += [line(r) for r in table]
     return "\n".join(lines) + "\n"
+
+
+# -- exact per-unit boxes of position-dependent layers ------------------------------------
+# After upsampling a unit's box depends on its position, so `center + i*jump ± rf/2` is not
+# its box. The document stores every unit's interval per axis, compactly: most axes repeat
+# with a period (the upsampling factor, a window) shifted by a whole number of pixels, apart
+# from a few units at each border (clamped interpolation taps, padding).
+
+Box = tuple[int, int]
+
+
+def unit_boxes(analysis: Analysis) -> dict[str, Any] | None:
+    """The schema's `unit_boxes`: per position-dependent layer and axis, an index into a table
+    of distinct encoded axes (layers on an identity chain share one). None when no layer
+    depends on position."""
+    axes: list[dict[str, Any]] = []
+    index_of: dict[str, int] = {}  # an encoded axis as JSON -> its index in `axes`
+    layers: dict[str, list[int | None]] = {}
+    for layer in analysis.layers:
+        if not layer.position_dependent:
+            continue
+        refs: list[int | None] = []
+        for k in range(len(layer.output_size)):
+            boxes = axis_unit_boxes(analysis, layer, k)
+            if boxes is None:
+                refs.append(None)
+                continue
+            encoded = encode_boxes(boxes)
+            key = json.dumps(encoded, sort_keys=True)
+            if key not in index_of:
+                index_of[key] = len(axes)
+                axes.append(encoded)
+            refs.append(index_of[key])
+        layers[layer.name] = refs
+    return {"axes": axes, "layers": layers} if layers else None
+
+
+def axis_unit_boxes(analysis: Analysis, layer: Layer, k: int) -> list[Box] | None:
+    """Every unit's inclusive input interval along axis k; None where the axis has no units
+    or no local RF. The engine maps each axis on its own, so the other coordinates are held at
+    0 (tests check every unit's full box against `Analysis.unit_box`). The engine's own
+    `unit_box`: `Analysis.unit_box` finds the layer by name first, a scan per unit."""
+    n = layer.output_size[k]
+    if n is None:
+        return None
+    unit = [0] * len(layer.output_size)
+    boxes: list[Box] = []
+    for u in range(n):
+        unit[k] = u
+        box = analysis.engine.unit_box(layer.name, unit)[k]
+        if box is None:
+            return None
+        boxes.append((int(box[0]), int(box[1])))
+    return boxes
+
+
+def encode_boxes(boxes: list[Box]) -> dict[str, Any]:
+    """`{"head", "cycle", "shift", "tail"}`: the first units as they are, then units that repeat
+    `cycle` shifted by `shift` pixels per period, then the last units as they are (see
+    `decode_boxes`). The period is the one that stores the fewest boxes; with no period every
+    box is in `head`."""
+    n = len(boxes)
+    best = {"head": [list(b) for b in boxes], "cycle": [], "shift": 0, "tail": []}
+    best_cost = n
+    for period in range(1, n):
+        if period >= best_cost:  # a cycle this long stores at least as many boxes
+            break
+        start, stop, shift = _longest_periodic_run(boxes, period)
+        cost = start + period + (n - stop)
+        if stop - start > period and cost < best_cost:
+            best_cost = cost
+            best = {"head": [list(b) for b in boxes[:start]],
+                    "cycle": [list(b) for b in boxes[start:start + period]],
+                    "shift": shift, "tail": [list(b) for b in boxes[stop:]]}
+    return best
+
+
+def _longest_periodic_run(boxes: list[Box], period: int) -> tuple[int, int, int]:
+    """The longest range of units [start, stop) in which each box is the box one period earlier
+    moved by the same number of pixels on both ends; and that number."""
+    best = (0, 0, 0)
+    run_start, run_shift = 0, None
+    for u in range(len(boxes) - period):
+        (lo, hi), (lo2, hi2) = boxes[u], boxes[u + period]
+        shift = lo2 - lo if lo2 - lo == hi2 - hi else None
+        if shift is None or shift != run_shift:
+            run_start, run_shift = u, shift
+        if shift is not None and u + 1 + period - run_start > best[1] - best[0]:
+            best = (run_start, u + 1 + period, shift)
+    return best
+
+
+def decode_boxes(encoded: dict[str, Any], n: int) -> list[Box]:
+    """The `n` boxes `encode_boxes` encoded (rfzoo-units.js decodes the same way)."""
+    head, cycle, tail, shift = encoded["head"], encoded["cycle"], encoded["tail"], encoded["shift"]
+    boxes = [(lo, hi) for lo, hi in head]
+    for v in range(n - len(head) - len(tail)):
+        periods, phase = divmod(v, len(cycle))
+        lo, hi = cycle[phase]
+        boxes.append((lo + periods * shift, hi + periods * shift))
+    boxes += [(lo, hi) for lo, hi in tail]
+    return boxes

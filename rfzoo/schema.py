@@ -11,7 +11,7 @@ same inputs always give the same bytes.
 Model document (``data/models/<source>/<name>.json``)::
 
     {
-      "schema": 1,
+      "schema": 2,                        # 2: adds unit_boxes
       "source": "torchvision" | "timm" | "user",
       "name": "resnet50",
       "model": "torchvision/resnet50",
@@ -53,6 +53,16 @@ Model document (``data/models/<source>/<name>.json``)::
         {"name": "layer1", "node": "layer1.2.relu_2", "rf": [99, 99], "jump": [4, 4],
          "output_size": [56, 56], "declared_reduction": 4, "reduction_matches": true}
       ],
+      "unit_boxes": null | {              # exact per-unit boxes of the position-dependent layers
+        "axes": [                         # distinct axes; every unit u of one, in input pixels:
+          {"head": [[lo, hi], ...],       #   u < len(head): head[u]
+           "cycle": [[lo, hi], ...],      #   then cycle[v % p] + (v // p) * shift, v = u - len(head),
+           "shift": 8,                    #   p = len(cycle) (empty: head and tail hold every unit)
+           "tail": [[lo, hi], ...]}       #   the last len(tail) units: tail, in order
+        ],
+        "layers": {"interpolate": [0, 0]} # per position-dependent layer and axis: an index into
+      },                                  # axes (null: no local RF); a unit's box is the product
+                                          # of its axes' intervals (== Analysis.unit_box)
       "feature_info_mismatches": [],      # stages whose library-declared reduction != computed jump
       "links": {"source": "https://...", "paper": "https://..."},
       "verification": null | {            # added by the gradient probe (rfzoo.probe)
@@ -83,7 +93,8 @@ why a model is not verified (not measured and why, or where it disagrees). For a
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+# 2: `unit_boxes` (exact boxes after upsampling); readers treat a missing one as none.
+SCHEMA_VERSION = 2
 
 
 def __getattr__(name: str) -> object:
