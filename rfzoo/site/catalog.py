@@ -29,6 +29,7 @@ class Catalog:
     rows: list[Row] = field(default_factory=list)  # index rows, sorted by source, name
     changelog: str | None = None
     luo: dict[str, Any] | None = None  # data/luo.json: Luo et al.'s ERF law, measured
+    trained: dict[str, Doc] = field(default_factory=dict)  # "source/name" -> data/trained/ ERF file
     date: str | None = None  # YYYY-MM-DD of the data, None when unknown
 
     @property
@@ -75,8 +76,19 @@ def load_catalog(root: Path | None = None) -> Catalog:
     cat.changelog = log.read_text() if log.is_file() else None
     luo = root / "luo.json"
     cat.luo = json.loads(luo.read_text()) if luo.is_file() else None
+    cat.trained = load_trained(root)
     cat.date = data_date(root)
     return cat
+
+
+def load_trained(root: Path) -> dict[str, Doc]:
+    """Trained-weight ERF files (data/trained/<source>/<stem>.json.gz, or plain .json), by model,
+    sorted; none when the directory is missing (weights are downloaded by the scheduled build)."""
+    folder = root / "trained"
+    found = {p.relative_to(folder).as_posix(): p for p in folder.glob("*/*.json")}
+    found.update({p.relative_to(folder).as_posix().removesuffix(".gz"): p for p in folder.glob("*/*.json.gz")})
+    docs = [store.read_json(p) for _, p in sorted(found.items())]
+    return {model_key(d): d for d in sorted(docs, key=lambda d: (d["source"], d["name"]))}
 
 
 def load_rows(root: Path, docs: list[Doc]) -> list[Row]:
