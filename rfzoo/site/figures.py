@@ -477,23 +477,3 @@ def curve(doc: Doc) -> dict[str, Any]:
     xs, ys, ts = steps(*running_max(layers, "rf", spatial_axes(len(doc.get("input_size") or [0, 0]))[0]))
     return {"model": esc(f"{doc['source']}/{doc['name']}"), "depth": len(layers), "x": xs, "y": ys,
             "text": [t.split("<br>")[0] for t in ts]}
-
-
-LOG10_2 = 0.30103  # one tick per doubling on a log axis
-
-
-def luo_law(luo: dict[str, Any]) -> Fig:
-    """ERF std (measured and sqrt(2n/3)) and TRF against depth, log-log: slopes 1/2 and 1."""
-    n = luo["depths"]
-    layout = base_layout("number of 3x3 layers n", "pixels", ylog=True)
-    layout["xaxis"].update(type="log", dtick=LOG10_2)
-    return {
-        "data": [
-            line("theoretical RF 2n + 1", n, luo["trf"], [f"n={d}" for d in n], "#1f77b4", shape="linear"),
-            line(f"ERF std, measured (slope {luo['erf_exponent']})", n, luo["erf_std"],
-                 [f"n={d}" for d in n], "#d62728", shape="linear"),
-            line("sqrt(2n/3)", n, luo["erf_std_theory"], [f"n={d}" for d in n], "#7f7f7f", dash="dot", shape="linear"),
-        ],
-        "layout": layout,
-    }
-

@@ -27,7 +27,16 @@ from mkdocs.structure.pages import Page  # noqa: E402
 
 from rfzoo.catalog import store  # noqa: E402
 from rfzoo.schema import INDEX_COLUMNS  # noqa: E402
-from rfzoo.site import embed, figures, group_pages, guide, index_page, model_data, model_page  # noqa: E402
+from rfzoo.site import (  # noqa: E402
+    embed,
+    figures,
+    group_pages,
+    guide,
+    index_page,
+    method_charts,
+    model_data,
+    model_page,
+)
 from rfzoo.site.catalog import Catalog, load_catalog, model_key, row_from_doc  # noqa: E402
 from rfzoo.site.fmt import esc  # noqa: E402
 from rfzoo.site.paths import curve_json, family_md, model_md  # noqa: E402
@@ -100,13 +109,8 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
 
 
 def placeholder(kind: str, name: str) -> str:
-    if name == "luo-erf":
-        luo = (_catalog or load_catalog()).luo
-        if luo is None:
-            return "*(No measurement yet: run `scripts/make_luo_data.py`.)*\n"
-        return embed.chart("rfz-method-luo-erf", figures.luo_law(luo), height=340, caption=(
-            f"Measured by rfzoo's gradient maps: the fitted exponent of the ERF's standard "
-            f"deviation is {luo['erf_exponent']}, of the theoretical RF {luo['trf_exponent']}."))
+    if name in method_charts.SECTIONS:
+        return method_charts.SECTIONS[name](_catalog or load_catalog()) + "\n"
     if kind == "table":
         return guide.table(guide.GUIDE_5X5 if name == "guide-5x5" else guide.FOUR_LAYERS)
     if name == "four-layers-growth":
