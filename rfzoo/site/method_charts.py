@@ -43,6 +43,14 @@ def accessible_chart(chart_id: str, figure: Fig, *, label: str, caption: str, he
     )
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def power(x: float) -> str:
+    return f"<sup>{signed(x) if x < 0 else f2(x)}</sup>"
+
+
 def f2(x: float) -> str:
     return f"{x:.2f}"
 
@@ -112,13 +120,13 @@ def fraction_figure(points: Sequence[StagePoint], luo: dict[str, Any] | None) ->
     lo = min(p.trf for p in points)
     hi = max(p.trf for p in points)
     traces.append(ref_line("ERF = theoretical RF", [lo, hi], [lo, hi], REF_C, "dot"))
-    fit = fit_line("fit over the stages: ERF ∝ RF^{slope}", [p.trf for p in points],
+    fit = fit_line("fit over the stages: ERF ∝ RF<sup>{slope}</sup>", [p.trf for p in points],
                    [p.erf for p in points], TRF_C)
     if fit:
         traces.append(fit)
     if luo:
         slope = erf_stats.loglog_slope(luo["trf"], synthetic_erf(luo)) or 0.0
-        traces.append(ref_line(f"synthetic 3×3 stack: ERF ∝ RF^{f2(slope)}", luo["trf"], synthetic_erf(luo),
+        traces.append(ref_line(f"synthetic 3×3 stack: ERF ∝ RF<sup>{f2(slope)}</sup>", luo["trf"], synthetic_erf(luo),
                                REF_C, "dashdot"))
     return {"data": traces, "layout": loglog_layout("theoretical RF (px, log scale)",
                                                     "ERF size 4σ (px, log scale)")}
@@ -134,20 +142,22 @@ def fraction_section(cat: Catalog) -> str:
     all_median = statistics.median(p.fraction for p in points)
     last_fr = [p.fraction for p in last]
     slope = erf_stats.loglog_slope([p.trf for p in points], [p.erf for p in points])
+    above = sum(p.fraction > 1 for p in points)
     text = (
         f"The ERF is a median **{f2(per_model)}** of the theoretical RF: the median over the "
-        f"{models} models of each model's median stage ({f2(all_median)} over all {len(points)} "
-        f"stages, where a transformer's identical patch-sized stages count many times). It shrinks "
-        f"with depth: at each model's deepest measured stage the median is "
-        f"**{f2(statistics.median(last_fr))}** (from {f2(min(last_fr))} to {f2(max(last_fr))}). "
-        f"Early stages sit on or just above the line: their gradient map is nearly flat over a "
-        f"small RF, and a flat map's 4σ is 1.15 times its width."
+        f"{plural(models, 'model')} of each model's median stage ({f2(all_median)} over all "
+        f"{len(points)} stages, which weighs a model by its number of stages). At each model's "
+        f"deepest measured stage the median is **{f2(statistics.median(last_fr))}** (from "
+        f"{f2(min(last_fr))} to {f2(max(last_fr))})."
     )
+    if above:
+        verb = "sits" if above == 1 else "sit"
+        text += (f" {plural(above, 'stage')} {verb} above the line: a nearly flat gradient map over a "
+                 f"small RF (a first convolution, a patch) has a 4σ of 1.15 times its width.")
     if slope is not None:
-        text += (f" Across all stages the ERF grows like RF^{f2(slope)}: slower than the RF, "
-                 f"faster than a plain stack's RF^0.5.")
+        text += f" Across all stages the ERF grows like RF{power(slope)} (a plain stack's: RF{power(0.5)})."
     label = (f"Scatter plot, log-log: ERF size against theoretical RF for {len(points)} stages of "
-             f"{models} models; median ERF/RF {f2(per_model)}.")
+             f"{plural(models, 'model')}; median ERF/RF {f2(per_model)}.")
     chart = accessible_chart("rfz-method-erf-fraction", fraction_figure(points, cat.luo), label=label,
                              height=420, caption=(
                                  "One point per model and stage, random weights; hover a point for the "
@@ -167,8 +177,8 @@ def depth_figure(points: Sequence[StagePoint], luo: dict[str, Any] | None) -> Fi
         text = [point_text(p) for p in points]
         traces.append(markers("theoretical RF", depths, [p.trf for p in points], text, TRF_C, "diamond"))
         traces.append(markers("ERF size 4σ", depths, [p.erf for p in points], text, ERF_C))
-        for name, ys, color in (("fit: RF ∝ depth^{slope}", [p.trf for p in points], TRF_C),
-                                ("fit: ERF ∝ depth^{slope}", [p.erf for p in points], ERF_C)):
+        for name, ys, color in (("fit: RF ∝ depth<sup>{slope}</sup>", [p.trf for p in points], TRF_C),
+                                ("fit: ERF ∝ depth<sup>{slope}</sup>", [p.erf for p in points], ERF_C)):
             fit = fit_line(name, depths, ys, color)
             if fit:
                 traces.append(fit)
@@ -200,21 +210,20 @@ def depth_text(points: Sequence[StagePoint], slopes: Sequence[ModelSlopes]) -> s
     models = len({p.model for p in points})
     if trf is None or erf is None:
         return f"The catalog's {len(points)} stage depths are too few to fit a slope."
-    text = (f"Fitted over {len(points)} stages of {models} models (one per model and depth), the "
-            f"theoretical RF grows like depth^**{f2(trf)}** and the ERF like depth^**{f2(erf)}**.")
+    text = (f"Fitted over {len(points)} stages of {plural(models, 'model')} (one per model and "
+            f"depth), the theoretical RF grows like depth{power(trf)} and the ERF like depth{power(erf)}.")
     if slopes:
         med_trf = statistics.median(s.trf for s in slopes)
         med_erf = statistics.median(s.erf for s in slopes)
         gaps = [s.erf - s.trf for s in slopes]
-        text += (
-            f" Within each model (median over {len(slopes)}): RF ∝ depth^{f2(med_trf)}, ERF ∝ "
-            f"depth^{f2(med_erf)}. Real networks are not the plain stack of Luo et al.'s law: every "
-            f"downsampling multiplies the jump, so later layers add more pixels each and both "
-            f"exponents are larger than the stack's 1 and 0.5. What carries over is the gap: "
-            f"the fraction ERF/RF falls like depth^{signed(statistics.median(gaps))} (median per model, "
-            f"from {signed(min(gaps))} to {signed(max(gaps))}), where the plain stack's falls like "
-            f"depth^−0.50."
-        )
+        text += (f" Within each model (median over {len(slopes)}): RF ∝ depth{power(med_trf)}, "
+                 f"ERF ∝ depth{power(med_erf)}; the plain stack's exponents are 1 and 0.5.")
+        if med_trf > 1 and med_erf > 0.5:
+            text += (" Real networks are not that stack: every downsampling multiplies the jump, so "
+                     "later layers add more pixels each, to both.")
+        text += (f" Luo et al.'s law says the fraction ERF/RF falls like depth{power(-0.5)}; here it "
+                 f"falls like depth{power(statistics.median(gaps))} (median per model, from "
+                 f"{signed(min(gaps))} to {signed(max(gaps))}).")
     return text
 
 
@@ -267,11 +276,11 @@ def training_section(cat: Catalog) -> str:
     change = [p.pretrained / p.random for p in pairs]
     larger = sum(c > 1 for c in change)
     models = len({p.model for p in pairs})
-    text = (f"For {len(pairs)} stages of {models} models, the pretrained ERF is a median "
+    text = (f"For {len(pairs)} stages of {plural(models, 'model')}, the pretrained ERF is a median "
             f"**{f2(statistics.median(change))}×** the random one's, as a fraction of the RF; it is "
             f"larger in {larger} of {len(pairs)} stages.")
     label = (f"Scatter plot, log-log: ERF/RF with pretrained against random weights for {len(pairs)} "
-             f"stages of {models} models; median ratio {f2(statistics.median(change))}.")
+             f"stages of {plural(models, 'model')}; median ratio {f2(statistics.median(change))}.")
     caption = (f"Both maps of a model average the same {image_counts(files)} photographs (the same "
                f"preprocessing); above the dotted line, training widened the ERF.")
     chart = accessible_chart("rfz-method-erf-training", training_figure(pairs), label=label,

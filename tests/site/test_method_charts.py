@@ -98,10 +98,18 @@ def test_fraction_section_states_the_medians_it_measures() -> None:
     html = method_charts.fraction_section(catalog([stack_doc("stack", [1, 4, 16]), flat]))
     assert "median **0.65** of the theoretical RF" in html  # median of 0.5 and 0.8
     assert "(0.80 over all 5 stages" in html
+    assert "1 stage sit above" not in html and "sit above the line" not in html  # none is above 1
     assert "deepest measured stage the median is **0.53** (from 0.25 to 0.80)" in html
     assert 'role="img" aria-label="Scatter plot, log-log: ERF size against theoretical RF for 5 stages' in html
     fig = figure_of(html)
     assert sum(len(t["x"]) for t in fig["data"] if t["mode"] == "markers") == 5
+
+
+def test_stages_above_the_line_are_explained() -> None:
+    doc = stack_doc("patch", [1, 2])
+    doc["erf"]["stages"][0]["std"] = [1.15, 1.15]  # 4σ = 4.6 over an RF of 4
+    html = method_charts.fraction_section(catalog([doc]))
+    assert "1 stage sits above the line" in html and "1 models" not in html
 
 
 def test_fraction_section_without_erf_data_draws_nothing() -> None:
@@ -117,11 +125,12 @@ def test_depth_section_fits_slopes_and_folds_in_the_synthetic_stack() -> None:
            "trf_exponent": 1.0}
     docs = [stack_doc("a", [1, 2, 4, 8]), stack_doc("b", [2, 4, 16], erf_exponent=0.75)]
     html = method_charts.depth_section(catalog(docs, luo))
-    assert "Within each model (median over 2): RF ∝ depth^1.00, ERF ∝ depth^0.62" in html
-    assert "falls like depth^−0.38 (median per model, from −0.50 to −0.25)" in html
+    assert "Within each model (median over 2): RF ∝ depth<sup>1.00</sup>, ERF ∝ depth<sup>0.62</sup>" in html
+    assert "Real networks are not that stack" not in html  # RF slope 1: no downsampling here
+    assert "falls like depth<sup>−0.38</sup> (median per model, from −0.50 to −0.25)" in html
     assert "| timm/b | 3 | 2–16 | 1.00 | 0.75 | −0.25 |" in html
     names = [t["name"] for t in figure_of(html)["data"]]
-    assert "synthetic stack: ERF 4σ (slope 0.50)" in names and "fit: RF ∝ depth^1.00" in names
+    assert "synthetic stack: ERF 4σ (slope 0.50)" in names and "fit: RF ∝ depth<sup>1.00</sup>" in names
 
 
 def test_depth_section_with_only_the_synthetic_stack() -> None:
