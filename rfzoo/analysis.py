@@ -15,7 +15,7 @@ from torch import fx, nn
 
 from rfzoo import layout as L
 from rfzoo.engine import NodeRF, ReceptiveFieldEngine
-from rfzoo.errors import InputTooSmallError, RfzooError
+from rfzoo.errors import InputTooSmallError, ModelRejectsInputError, RfzooError
 from rfzoo.graph_builder import BuiltGraph, build_graph
 from rfzoo.input_size import InputSizeError, check_in_channels, fit_axes, parse_input_size
 from rfzoo.models import DEFAULT_IMAGE_SIZE, ModelSpec, resolve
@@ -297,8 +297,8 @@ def _analyze_named(spec: ModelSpec, sizes: tuple[int, ...] | None, in_channels: 
             size, channels = graph_input(gm, sizes, in_channels)
         try:
             values = _shapes_or_explain(gm, size, channels, torch.device(device))
-        except InputTooSmallError:
-            raise
+        except (InputTooSmallError, ModelRejectsInputError):
+            raise  # would fail on the CPU too, after building the model there for nothing
         except RfzooError as err:
             last_error = err
             continue
@@ -402,7 +402,9 @@ def _shapes_or_explain(gm: fx.GraphModule, size: tuple[int, ...], channels: int,
         return propagate(gm, _example(size, channels, device, dtype))
     except _NodeFailure as failure:
         if not looks_too_small(failure.err):
-            raise RfzooError(f"running {node_path(failure.node)} failed: {failure.err}".split("\n")[0]) from None
+            # an assert in the model's code checks shapes, which the meta device has too
+            kind = ModelRejectsInputError if isinstance(failure.err, AssertionError) else RfzooError
+            raise kind(f"running {node_path(failure.node)} failed: {failure.err}".split("\n")[0]) from None
         smallest = _smallest_working(gm, size, channels, device, dtype)
         hint = f"; the smallest input that works is {'x'.join(map(str, smallest))}" if smallest else ""
         raise InputTooSmallError(

@@ -17,6 +17,10 @@ class InputTooSmallError(RfzooError):
     exit_code = 3
 
 
+class ModelRejectsInputError(RfzooError):
+    """The model's own check (an assert on the input's shape) fails: the same on any device."""
+
+
 class UntraceableModelError(RfzooError):
     exit_code = 4
 
