@@ -15,7 +15,8 @@ Layout::
                 "check": [1 agrees, 0 differs, null not measured]},
      "charts": {"rf-depth": figure, "rf-ratio": figure, "border": figure, "grad-0": figure, ...},
      "colors": {"light colour": "dark-scheme colour"},
-     "erf_maps": {"node": {"shape", "scale", "origin", "data", "unit", "input"}}}  (rfzoo.site.unit_picker)
+     "erf_maps": {"node": {"shape", "scale", "origin", "data", "unit", "input"}},  (rfzoo.site.unit_picker)
+     "unit_boxes": {"axes": [...], "layers": {"node": [axis refs]}}}  (the document's, as is)
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def page_data(doc: Doc, charts: dict[str, Any]) -> dict[str, Any]:
         "layers": columns(doc),
         "charts": charts,
         "colors": figures.DARK_OF,
-        **unit_picker.page_data(doc),  # the unit picker's ERF maps, when the page has them
+        **unit_picker.page_data(doc),  # the unit picker's ERF maps and exact boxes, when there are any
     }
 
 

@@ -8,8 +8,10 @@ the position-dependent flag are enough for the box of any unit, per axis
     unit u sees [center + u*jump - (rf-1)/2, center + u*jump + (rf-1)/2]   (pixel i's center is i)
 
 which is `rfzoo.Analysis.unit_box` for a layer whose RF does not depend on position. For a
-position-dependent layer (after upsampling) the document holds only the largest RF over
-positions, so the page says the box is that, not the unit's own.
+position-dependent layer (after upsampling) the document's `unit_boxes` hold every unit's
+interval per axis (rfzoo.export.encode_boxes); the page data ships them and the browser decodes
+the chosen unit's. A document without them (schema 1) has only the largest RF over positions,
+so the page says the box is that, not the unit's own.
 
 Models with gradient maps also ship their ERF stages' heat maps (`page_data`): the map of the
 probe's unit, with that unit and the probe's input size, so the browser can move it to the
@@ -121,6 +123,9 @@ def erf_maps(doc: Doc) -> dict[str, Any]:
 
 
 def page_data(doc: Doc) -> dict[str, Any]:
-    """What the picker adds to the page data: the ERF stages' maps, when the page has any."""
-    maps = erf_maps(doc) if has_picker(doc) else {}
-    return {"erf_maps": maps} if maps else {}
+    """What the picker adds to the page data: the ERF stages' maps and the position-dependent
+    layers' exact boxes, when the page has any."""
+    if not has_picker(doc):
+        return {}
+    extra = {"erf_maps": erf_maps(doc), "unit_boxes": doc.get("unit_boxes")}
+    return {k: v for k, v in extra.items() if v}

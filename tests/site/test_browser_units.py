@@ -2,15 +2,24 @@
 units picked with the mouse (corners and center of the summary layer and of an early layer)
 equals the engine's `Analysis.unit_box`; the padding count and its hatched region; the arrow
 keys; the ERF heat map of a default-catalog page where it belongs; position-dependent and
-global layers say what the box is; the photos load from the site itself."""
+global layers say what the box is; after upsampling, the boxes the page decodes from the
+engine's own document equal `unit_box` at the corners, the center and between them; the photos
+load from the site itself."""
 
 from __future__ import annotations
 
+import functools
 import json
+import math
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sitebuild import ARTIFACTS, FIXTURE_DATA
+from sitebuild import ARTIFACTS, FIXTURE_DATA, build_site
 from test_browser import CHROMIUM, browser, page  # noqa: F401  (fixtures)
 
 pytestmark = [
@@ -19,6 +28,8 @@ pytestmark = [
 ]
 RESNET = "models/torchvision/resnet50/"
 SUMMARY, EARLY = "layer4.2.relu_2", "layer1.0.conv2"
+FCN = "models/torchvision/fcn_resnet50/"
+FCN_SIZE = (64, 48)  # not square: an axis mixed up in the page data shows
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +189,7 @@ def test_position_dependent_and_global_layers_say_what_the_box_is(page, site_url
     wait_picker(page)
     d = doc("torchvision/fcn_resnet50")
     assert page.get_attribute(".rfz-units", "data-layer") == d["summary"]["node"]
-    assert page.get_attribute(".rfz-units", "data-exact") == "0"
+    assert page.get_attribute(".rfz-units", "data-exact") == "0"  # a document without unit_boxes
     note = page.inner_text(".rfz-units-note")
     assert "Position-dependent layer: box shown is the largest over positions; exact per-unit boxes are not in this catalog yet." in note
     (a, b), (c, e) = shown_box(page)
@@ -244,3 +255,87 @@ def test_phone_tap_and_dark_scheme(browser, site_url: str) -> None:  # type: ign
     pg.locator(".rfz-units").screenshot(path=str(ARTIFACTS / "units-resnet50-phone-dark.png"))
     context.close()
     assert errors == []
+
+
+def even_box(lay: Any, unit: tuple[int, int]) -> list[tuple[int, int]]:
+    """The box of one RF moved one jump per unit: what a position-dependent layer's unit does
+    not see."""
+    out = []
+    for ax, u in enumerate(unit):
+        lo = math.floor(lay.center[ax] + u * lay.jump[ax] - (lay.rf[ax] - 1) / 2)
+        out.append((lo, lo + lay.rf[ax] - 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fcn() -> Any:
+    rfzoo = pytest.importorskip("rfzoo")
+    return rfzoo.analyze("torchvision/fcn_resnet50", input_size=FCN_SIZE, allow_partial=True)
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def engine_catalog(fcn: Any, data: Path) -> Path:
+    """The fixture catalog with fcn_resnet50's document replaced by the engine's own (its exact
+    per-unit boxes included), keeping the catalog's identity keys as the catalog build does."""
+    shutil.copytree(FIXTURE_DATA, data, dirs_exist_ok=True)
+    path = data / "models" / "torchvision" / "fcn_resnet50.json"
+    old = json.loads(path.read_text())
+    new = {**old, **fcn.to_dict(), "verification": None, "erf": None}
+    for key in ("source", "name", "model", "family", "task", "links", "versions"):
+        new[key] = old[key]
+    path.write_text(json.dumps(new))
+    return data
+
+
+@pytest.fixture(scope="module")
+def engine_site(fcn: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """That catalog's site, built and served on a port of its own (the shared site stays the
+    fixture catalog's)."""
+    data = engine_catalog(fcn, tmp_path_factory.mktemp("engine-data"))
+    out = tmp_path_factory.mktemp("engine-site")
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(out)))
+    url = f"http://127.0.0.1:{srv.server_address[1]}/"
+    build_site(data, out, {"RFZOO_SITE_URL": url})
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_boxes_after_upsampling_are_the_engines(page, engine_site: str, fcn: Any) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The final bilinear resize (x8, align_corners False): boxes move 8 pixels every 8 units
+    (2 at the border), not one jump per unit; the page shows each unit's own, as it does on a
+    layer before the resize."""
+    pos_dep = [lay.name for lay in fcn.layers if lay.position_dependent]
+    assert pos_dep == ["interpolate"]
+    page.goto(engine_site + FCN)
+    wait_picker(page)
+    before = "backbone.layer4.2.relu_2"  # stride 8, RF by the closed form
+    for name in (*pos_dep, before):
+        choose_layer(page, name)
+        h, w = fcn.layer(name).output_size
+        corners = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]
+        # a whole period of the resize past the center (fewer units on the small layer)
+        between = list(dict.fromkeys((min(h - 1, h // 2 + d), min(w - 1, w // 2 + d)) for d in range(1, 9)))
+        lay = fcn.layer(name)
+        uneven = 0  # units whose box is not the layer's RF centred one jump per unit
+        for unit in [*corners, (h // 2, w // 2), *between]:
+            hover_unit(page, unit)
+            expected = [tuple(ax) for ax in fcn.unit_box(name, unit)]
+            assert shown_box(page) == expected, (name, unit)
+            assert page.get_attribute(".rfz-units", "data-exact") == "1"
+            assert int(page.get_attribute(".rfz-units", "data-padding")) == padding(expected, FCN_SIZE)
+            assert "largest over positions" not in page.inner_text(".rfz-units-readout")
+            uneven += expected != even_box(lay, unit)
+        note = page.inner_text(".rfz-units-note")
+        if name in pos_dep:
+            assert uneven >= 8  # no formula of one RF and one jump gives these boxes
+            assert "the box shown is this unit's own" in note
+            shot(page, "units-fcn-resnet50-interpolate")
+        else:
+            assert uneven == 0 and "Position-dependent" not in note

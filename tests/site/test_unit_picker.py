@@ -1,6 +1,7 @@
 """The unit picker's Markdown and data (rfzoo.site.unit_picker): which pages get it, its photos
 and their licenses, the ERF maps it ships, and that the page data's per-layer numbers give the
-engine's exact box for every unit of every layer whose RF does not depend on position."""
+engine's exact box for every unit of every layer whose RF does not depend on position, and
+the shipped per-unit boxes give it for every unit of the layers whose RF does."""
 
 from __future__ import annotations
 
@@ -140,3 +141,61 @@ def test_page_data_gives_engine_boxes_for_every_layer(resnet_analysis: Any) -> N
             assert box_from_page_data(cols, k, unit) == [tuple(b) for b in resnet_analysis.unit_box(name, unit)], (name, unit)
             checked += 1
     assert checked > 150 * 4
+
+
+@pytest.fixture(scope="module")
+def upsampling_analysis() -> Any:
+    """Bilinear x4 after a stride-4 conv, a conv after it, and nearest x2 (on a 40x36 input)."""
+    rfzoo = pytest.importorskip("rfzoo")
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+
+    class Decoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.down = nn.Conv2d(1, 2, 5, stride=4, padding=2)
+            self.after = nn.Conv2d(2, 2, 3, padding=1)
+
+        def forward(self, x: Any) -> Any:
+            y = self.down(x)
+            up = self.after(F.interpolate(y, scale_factor=4, mode="bilinear", align_corners=False))
+            return up + F.interpolate(y, scale_factor=4, mode="nearest")
+
+    return rfzoo.analyze(Decoder(), input_size=(40, 36))
+
+
+def stored_box(data: dict[str, Any], name: str, unit: tuple[int, int]) -> list[tuple[int, int]]:
+    """rfzoo-units.js's storedRange: head, a cycle moved by `shift` per period, tail."""
+    out = []
+    table = data["unit_boxes"]
+    n_axes = data["layers"]["output_size"][data["layers"]["name"].index(name)]
+    for ref, u, n in zip(table["layers"][name], unit, n_axes, strict=True):
+        enc = table["axes"][ref]
+        head, cycle, tail = enc["head"], enc["cycle"], enc["tail"]
+        if u < len(head):
+            out.append(tuple(head[u]))
+        elif u >= n - len(tail):
+            out.append(tuple(tail[u - (n - len(tail))]))
+        else:
+            periods, phase = divmod(u - len(head), len(cycle))
+            out.append(tuple(v + periods * enc["shift"] for v in cycle[phase]))
+    return out
+
+
+def test_page_data_ships_exact_boxes_of_position_dependent_layers(upsampling_analysis: Any) -> None:
+    data = model_data.page_data(json.loads(upsampling_analysis.to_json()), {})
+    cols = data["layers"]
+    pos_dep = [name for k, name in enumerate(cols["name"]) if cols["flags"][k] & model_data.POSITION_DEPENDENT]
+    assert sorted(pos_dep) == sorted(data["unit_boxes"]["layers"]) and len(pos_dep) == 4
+    for name in pos_dep:
+        h, w = upsampling_analysis.layer(name).output_size
+        for unit in ((i, j) for i in range(h) for j in range(w)):
+            assert stored_box(data, name, unit) == [tuple(b) for b in upsampling_analysis.unit_box(name, unit)], (name, unit)
+
+
+def test_page_data_without_unit_boxes_ships_none() -> None:
+    """A document written before schema 2 (the fixture's fcn_resnet50): the picker falls back
+    to the largest RF and says so."""
+    d = doc("torchvision/fcn_resnet50")
+    assert "unit_boxes" not in d and "unit_boxes" not in unit_picker.page_data(d)
+    assert unit_picker.page_data({**d, "unit_boxes": None}) == {}

@@ -2,9 +2,11 @@
 // size, a layer select, and the receptive field of the unit under the pointer (or moved with
 // the arrow keys): per axis, unit u of a layer sees
 //   [center + u*jump - (rf-1)/2, center + u*jump + (rf-1)/2]   (input pixel i's center is i),
-// which is rfzoo's Analysis.unit_box for layers whose RF does not depend on position. The
-// numbers come from the page data (<stem>.page.json.gz, rfzoo.site.model_data); ERF stages
-// also bring their heat map (erf_maps). Runs on every page view through material's document$.
+// which is rfzoo's Analysis.unit_box for layers whose RF does not depend on position. After
+// upsampling (position-dependent layers) the page data carries every unit's interval per axis
+// (unit_boxes, rfzoo.export.encode_boxes), decoded here. The numbers come from the page data
+// (<stem>.page.json.gz, rfzoo.site.model_data); ERF stages also bring their heat map
+// (erf_maps). Runs on every page view through material's document$.
 (function () {
   "use strict";
 
@@ -18,24 +20,48 @@
   // --- box arithmetic -----------------------------------------------------------------------
   function snap(x) { var r = Math.round(x); return Math.abs(x - r) < 1e-6 ? r : x; }
 
-  // the layer's two spatial axes: {n, rf, jump, center}; null when it has no local RF on both
-  function layerAxes(L, i, sp) {
-    var out = [];
+  // the layer's two spatial axes: {n, rf, jump, center, boxes}; null when it has no local RF
+  // on both. `boxes`: the axis's encoded per-unit intervals when the layer has them.
+  function layerAxes(L, i, sp, unitBoxes) {
+    var out = [], refs = unitBoxes && unitBoxes.layers[L.name[i]];
     for (var k = 0; k < sp.length; k++) {
       var ax = sp[k], get = function (key) { var v = L[key][i]; return v && v.length > ax ? v[ax] : null; };
       var n = get("output_size"), rf = get("rf"), jump = get("jump"), center = get("center");
       if (n === null || rf === null || jump === null || center === null || !(n > 0) || !(jump > 0)) return null;
-      out.push({ n: n, rf: rf, jump: jump, center: center });
+      var ref = refs ? refs[ax] : null;
+      out.push({ n: n, rf: rf, jump: jump, center: center, boxes: ref === null || ref === undefined ? null : unitBoxes.axes[ref] });
     }
     return out;
   }
 
-  // inclusive input-pixel range of unit u on one axis; `exact` as the engine's int(lo + u*jump)
+  // unit u's interval as stored: head, then a cycle moved by `shift` per period, then tail
+  // (the inverse of rfzoo.export.encode_boxes)
+  function storedRange(enc, u, n) {
+    var head = enc.head, tail = enc.tail, cycle = enc.cycle;
+    if (u < head.length) return head[u].slice();
+    if (u >= n - tail.length) return tail[u - (n - tail.length)].slice();
+    var v = u - head.length, periods = Math.floor(v / cycle.length), box = cycle[v % cycle.length];
+    return [box[0] + periods * enc.shift, box[1] + periods * enc.shift];
+  }
+
+  // inclusive input-pixel range of unit u on one axis: the stored one after upsampling, else
+  // the closed form (`exact` as the engine's int(lo + u*jump))
   function unitRange(a, u, exact) {
+    if (a.boxes) return storedRange(a.boxes, u, a.n);
     var c = a.center + u * a.jump, half = (a.rf - 1) / 2;
     if (exact) return [Math.trunc(snap(c - half)), Math.trunc(snap(c + half))];
     var lo = Math.floor(snap(c - half)); // the largest RF over positions, centred on the unit
     return [lo, lo + a.rf - 1];
+  }
+  // the input range every unit's box fits in (stored boxes need not grow with the unit)
+  function axisExtent(a, exact) {
+    if (!a.boxes) return [unitRange(a, 0, exact)[0], unitRange(a, a.n - 1, exact)[1]];
+    var lo = Infinity, hi = -Infinity;
+    for (var u = 0; u < a.n; u++) {
+      var r = storedRange(a.boxes, u, a.n);
+      lo = Math.min(lo, r[0]); hi = Math.max(hi, r[1]);
+    }
+    return [lo, hi];
   }
   function centerUnit(a, size) {
     return Math.min(a.n - 1, Math.max(0, Math.round(((size - 1) / 2 - a.center) / a.jump)));
@@ -96,8 +122,11 @@
     this.layers = [];
     var L = data.layers;
     for (var i = 0; i < L.name.length; i++) {
-      var axes = layerAxes(L, i, this.sp);
-      if (axes && L.kind[i] !== "input") this.layers.push({ i: i, name: L.name[i], axes: axes, flags: L.flags[i] });
+      var axes = layerAxes(L, i, this.sp, data.unit_boxes);
+      if (!axes || L.kind[i] === "input") continue;
+      // exact: the closed form holds, or every axis has its stored per-unit boxes
+      var exact = !(L.flags[i] & 4) || axes.every(function (a) { return a.boxes; });
+      this.layers.push({ i: i, name: L.name[i], axes: axes, flags: L.flags[i], exact: exact });
     }
     this.fillSelect();
     var self = this;
@@ -138,14 +167,14 @@
     this.draw();
   };
 
-  Picker.prototype.exact = function () { return !(this.lay.flags & 4); };
+  Picker.prototype.exact = function () { return this.lay.exact; };
 
   // the frame of one layer: every unit's box fits, with the photo at input pixels 0..H-1, 0..W-1
   Picker.prototype.build = function () {
     var a = this.lay.axes, size = this.size, exact = this.exact(), view = [];
     for (var k = 0; k < 2; k++) {
-      var first = unitRange(a[k], 0, exact), last = unitRange(a[k], a[k].n - 1, exact);
-      var lo = Math.min(0, first[0]), hi = Math.max(size[k], last[1] + 1);
+      var extent = axisExtent(a[k], exact);
+      var lo = Math.min(0, extent[0]), hi = Math.max(size[k], extent[1] + 1);
       var margin = Math.max(1, 0.03 * (hi - lo));
       view.push([lo - margin, hi + margin]);
     }
@@ -231,7 +260,9 @@
   Picker.prototype.drawHeat = function () {
     var map = this.maps[this.lay.name], notes = [], a = this.lay.axes;
     if (this.lay.flags & 4) {
-      notes.push("Position-dependent layer: box shown is the largest over positions; exact per-unit boxes are not in this catalog yet.");
+      notes.push(this.lay.exact
+        ? "Position-dependent layer (after upsampling): boxes do not move one jump per unit, nor keep one size everywhere; the box shown is this unit's own."
+        : "Position-dependent layer: box shown is the largest over positions; exact per-unit boxes are not in this catalog yet.");
     }
     if (this.lay.flags & 1) {
       notes.push("A global op (attention, token mixing, an SE gate) reaches this layer: the unit sees the whole input; the box is its local path.");
