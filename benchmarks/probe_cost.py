@@ -95,8 +95,24 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
     return t
 
 
+def per_axis(plans: list[Any], analysis: Any) -> list[Any]:
+    """The plans as the probe made them before joint runs: one narrow-width search and
+    one run per axis, even for a model that takes one input size."""
+    from dataclasses import replace
+
+    from rfzoo.probe.plan import narrow_widths
+
+    if not plans or not plans[0].joint:
+        return plans
+    names = [s.name for s in plans[0].stages]
+    return [replace(plans[0], axis=a, joint=False, widths=narrow_widths(analysis, names, a))
+            for a in range(len(plans[0].full_size))]
+
+
 def measure_stages(name: str) -> dict[str, Any]:
-    """The catalog's stage verification (probe level "stages"), before and after float32-first."""
+    """The catalog's stage verification (probe level "stages"): float64 per axis (two stops
+    ago), float32-first per axis (last stop), float32-first with one joint run for a model
+    that takes one input size (now)."""
     import rfzoo
     from rfzoo.models import resolve
     from rfzoo.probe.api import prepare
@@ -108,34 +124,39 @@ def measure_stages(name: str) -> dict[str, Any]:
     prepared, t["prepare"] = timed(lambda: prepare(spec))
     gm = prepared.gm
     plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis))
-    gm.to(torch.float64)
+    old = per_axis(plans, analysis)
     boxes_from = prepared.analyze_at(plans[0].full_size)
-    before, t["float64"] = timed(lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels))
-    after, t["float32_first"] = timed(
+    f64, t["float64"] = timed(lambda: verification_entry(gm, boxes_from, old, prepared.in_channels))
+    f32, t["float32_first"] = timed(
+        lambda: verification_entry(gm, boxes_from, old, prepared.in_channels, float32_first=True))
+    now, t["joint"] = timed(
         lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels, float32_first=True))
     gm.to(torch.float32)
     t["fwd_bwd"] = fwd_bwd_seconds(gm, (prepared.in_channels, *analysis.input_size))
-    t["same"] = [s["measured_box"] for s in before["stages"]] == [s["measured_box"] for s in after["stages"]]
-    t["rechecks"] = after["float64_rechecks"]
-    t["verified"] = after["verified"]
+    boxes = [[s["measured_box"] for s in v["stages"]] for v in (f64, f32, now)]
+    t["same"] = boxes[0] == boxes[1] == boxes[2]
+    t["joint_run"] = bool(plans and plans[0].joint)
+    t["rechecks"] = now["float64_rechecks"]
+    t["verified"] = now["verified"]
     return t
 
 
 def main_stages(models: list[str]) -> None:
     print("stage verification (probe level stages), threads 1; ratios to one float32 fwd+bwd")
-    print(f"{'model':<36} {'fwd+bwd s':>9} {'before':>7} {'after':>7} {'speedup':>7}  same boxes  "
-          "f64 rechecks  verified")
-    total_before = total_after = 0.0
+    print(f"{'model':<36} {'fwd+bwd s':>9} {'f64':>6} {'f32':>6} {'now':>6} {'speedup':>7}  joint  "
+          "same boxes  f64 rechecks  verified")
+    totals = [0.0, 0.0, 0.0]
     for name in models:
         t = measure_stages(name)
         base = t["fwd_bwd"]
-        before = t["prepare"] + t["plan"] + t["float64"]
-        after = t["prepare"] + t["plan"] + t["float32_first"]
-        total_before += before
-        total_after += after
-        print(f"{name:<36} {base:>9.3f} {before / base:>7.0f} {after / base:>7.0f} {before / after:>7.2f}  "
+        fixed = t["prepare"] + t["plan"]
+        costs = [fixed + t[k] for k in ("float64", "float32_first", "joint")]
+        totals = [a + b for a, b in zip(totals, costs, strict=True)]
+        ratios = " ".join(f"{c / base:>6.0f}" for c in costs)
+        print(f"{name:<36} {base:>9.3f} {ratios} {costs[0] / costs[2]:>7.2f}  {str(t['joint_run']):>5}  "
               f"{str(t['same']):>10}  {t['rechecks']:>12}  {t['verified']}", flush=True)
-    print(f"all: {total_before:.1f} s before, {total_after:.1f} s after ({total_before / total_after:.2f}x)")
+    print(f"all: {totals[0]:.1f} s float64 per axis, {totals[1]:.1f} s float32-first per axis, "
+          f"{totals[2]:.1f} s now ({totals[0] / totals[2]:.2f}x, {totals[1] / totals[2]:.2f}x)")
 
 
 def main() -> None:
