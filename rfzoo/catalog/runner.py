@@ -287,8 +287,9 @@ class Builder:
                 "probe": self.probe_level(ref),
                 # the stored probe ran the same probe code: the worker keeps its results if
                 # the new analysis gives the probe the same plan (probe_step.carry_over)
-                "reuse_probe": entry is not None and not self.options.retry_failed
-                and cache.same_probe_code(entry.probe_key, self.probe_level(ref)),
+                "previous_probe_key": entry.probe_key if entry is not None
+                and not self.options.retry_failed
+                and cache.same_probe_code(entry.probe_key, self.probe_level(ref)) else None,
             }
             jobs.append(Job(ref, key, request))
         return jobs

@@ -76,9 +76,11 @@ def one_line(err: BaseException, step: str, memory_gb: float | None = None) -> s
     if len(text) > 300:
         text = text[:297] + "..."
     if isinstance(err, MemoryError) or any(m in text.lower() for m in _OOM_MARKERS):
-        # No limit in the text: it depends on the machine, and documents must not.
-        return (f"out of memory while {step}; rerun it with --jobs 1 (a worker may then use "
-                "most of the RAM) or a larger --memory-gb")
+        # The limit is this build's setting (80% of the RAM / --jobs by default): the
+        # document records what happened, and the same settings give the same text.
+        limit = f" at the {memory_gb:g} GB per-worker limit" if memory_gb else ""
+        return (f"out of memory{limit} while {step}; rerun it with --jobs 1 (a worker may then "
+                "use most of the RAM) or a larger --memory-gb")
     if not isinstance(err, RfzooError):
         text = f"{type(err).__name__}: {text}"
     return f"{step}: {text}" if not isinstance(err, RfzooError) else text
@@ -244,6 +246,8 @@ def build_document(
                 return doc
         except Exception:  # noqa: BLE001 - a broken old document is measured again
             pass
+        if not probe and previous.get("probe_error") and not previous.get("verification"):
+            doc["probe_error"] = previous["probe_error"]  # the same probe code failed on it
     if not probe:
         return doc
     if _probe_fn() is not None and doc.get("layers"):
@@ -258,10 +262,10 @@ def build_document(
     return doc
 
 
-def _carried_level(doc: dict[str, Any]) -> str | None:
-    """The level of probe results a build without a probe request carried over, if any."""
-    ver = doc.get("verification")
-    return str(ver.get("level", "full")) if ver else None
+def _kept_probe_key(doc: dict[str, Any], previous_key: str | None) -> str | None:
+    """A build without a probe request: the stored probe's key when its results (or its
+    failure) were kept, else None (no probe results)."""
+    return previous_key if doc.get("verification") or doc.get("probe_error") else None
 
 
 def _previous(path: Path) -> dict[str, Any] | None:
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = build_document(
             ref, request.get("input_size"), probe=request.get("probe") or False, emit=emit,
             memory_gb=args.memory_gb, save=save,
-            previous=_previous(out_path) if request.get("reuse_probe") else None,
+            previous=_previous(out_path) if request.get("previous_probe_key") else None,
         )
         store.write_json(out_path, doc)
         emit({
@@ -347,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             "row": store.index_row(doc),
             # The probe code's version even when that code has no probe yet, failed,
             # or the model failed before it: the same code gives the same document.
-            "probe_key": probe_key(request.get("probe") or _carried_level(doc)),
+            "probe_key": (probe_key(request["probe"]) if request.get("probe")
+                          else _kept_probe_key(doc, request.get("previous_probe_key"))),
             "seconds": time.perf_counter() - start,
             # A failure can leave the process broken (after a MemoryError under the
             # address-space limit, oneDNN "could not create a primitive" for every later
