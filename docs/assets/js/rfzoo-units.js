@@ -261,7 +261,7 @@
     var map = this.maps[this.lay.name], notes = [], a = this.lay.axes;
     if (this.lay.flags & 4) {
       notes.push(this.lay.exact
-        ? "Position-dependent layer (after upsampling): boxes do not move one jump per unit, nor keep one size everywhere; the box shown is this unit's own."
+        ? "Position-dependent layer (after upsampling, windows): a unit's box is not one RF moved one jump per unit; the box shown is this unit's own."
         : "Position-dependent layer: box shown is the largest over positions; exact per-unit boxes are not in this catalog yet.");
     }
     if (this.lay.flags & 1) {
