@@ -15,7 +15,14 @@ from urllib.parse import quote
 
 from rfzoo.catalog.naming import model_stem
 from rfzoo.markup import markdown_text as md
-from rfzoo.site import model_card, model_charts, model_checks, model_data, unit_picker
+from rfzoo.site import (
+    model_card,
+    model_charts,
+    model_checks,
+    model_data,
+    model_trained,
+    unit_picker,
+)
 from rfzoo.site.fmt import DASH, axes, esc, num
 from rfzoo.site.paths import family_md, family_title, model_md, rel_link, rel_url
 
@@ -49,7 +56,7 @@ def build(doc: Doc, *, directory_urls: bool = True, date: str | None = None,
         data_url = rel_url(src, data_file(doc), directory_urls)
         parts += [f'<div class="rfz-model" data-rfz-data="{esc(quote(data_url))}" hidden></div>\n',
                   stages(doc), unit_picker.section(doc, src, directory_urls), charts.markdown(),
-                  model_checks.section(doc, charts), layers(doc)]
+                  model_checks.section(doc, charts), model_trained.section(doc, charts), layers(doc)]
     parts += [reproduce(doc), cite(doc, date, site_url, directory_urls),
               links(doc, src, directory_urls), footnotes(doc)]
     markdown = "\n".join(p for p in parts if p).rstrip() + "\n"

@@ -1,0 +1,105 @@
+// rfzoo model pages, "Trained vs random-init ERF": draw one stage's pretrained and random-init
+// heat maps side by side (figures in the page data, charts.trained), switch both with the
+// stage picker, and keep their zoom in step so the same pixels are compared. Uses the shared
+// helpers of rfzoo.js (window.rfzoo) and the page data rfzoo-model.js fetches (one fetch).
+(function () {
+  "use strict";
+
+  var shared = window.rfzoo;
+  var KEYS = ["pretrained", "random"];
+
+  function scheme() { return document.body.getAttribute("data-md-color-scheme") || "default"; }
+
+  // the dark scheme swaps the figures' light colours, as rfzoo-model.js does
+  function recolor(value, map) {
+    if (typeof value === "string") return map[value] || value;
+    if (Array.isArray(value)) return value.map(function (v) { return recolor(v, map); });
+    if (value && typeof value === "object") {
+      var out = {};
+      Object.keys(value).forEach(function (k) { out[k] = recolor(value[k], map); });
+      return out;
+    }
+    return value;
+  }
+
+  function themed(layout) {
+    var fg = shared.cssVar("--md-default-fg-color", "#333");
+    var grid = shared.cssVar("--md-default-fg-color--lightest", "#ddd");
+    var out = JSON.parse(JSON.stringify(layout || {}));
+    out.paper_bgcolor = "rgba(0,0,0,0)";
+    out.plot_bgcolor = "rgba(0,0,0,0)";
+    out.font = Object.assign({ color: fg, size: 12 }, out.font || {});
+    out.autosize = true;
+    ["xaxis", "yaxis"].forEach(function (ax) {
+      out[ax] = Object.assign({}, out[ax], { gridcolor: grid, linecolor: grid, zerolinecolor: grid });
+    });
+    return out;
+  }
+
+  function draw(Plotly, view) {
+    var map = scheme() === "slate" ? view.data.colors || {} : {};
+    var node = view.spec.stages[view.index];
+    return Promise.all(KEYS.map(function (key) {
+      var el = view.frames[key], fig = view.spec[key][view.index];
+      if (!el || !fig) return null;
+      fig = recolor(fig, map);
+      el.setAttribute("aria-label", "Heat map of the effective RF of " + node + ", " +
+        (key === "random" ? "random init" : "pretrained") + " weights.");
+      var config = { responsive: true, displaylogo: false, displayModeBar: "hover",
+        modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+      return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout), config).then(function () {
+        el.setAttribute("data-rfz-rendered", scheme());
+      });
+    }));
+  }
+
+  // zooming or panning one map applies the same axis ranges to the other
+  function linkZoom(Plotly, view) {
+    var busy = false;
+    KEYS.forEach(function (key) {
+      var el = view.frames[key], other = view.frames[KEYS[1 - KEYS.indexOf(key)]];
+      if (!el || !other || el._rfzLinked) return;
+      el._rfzLinked = true;
+      el.on("plotly_relayout", function (ev) {
+        if (busy) return;
+        var update = {};
+        Object.keys(ev).forEach(function (k) { if (/^[xy]axis\.(range|autorange)/.test(k)) update[k] = ev[k]; });
+        if (!Object.keys(update).length) return;
+        busy = true;
+        Plotly.relayout(other, update).then(function () { busy = false; }, function () { busy = false; });
+      });
+    });
+  }
+
+  var current = null;
+
+  function onPage() {
+    var box = document.querySelector(".rfz-trained");
+    var marker = document.querySelector(".rfz-model[data-rfz-data]");
+    current = null;
+    if (!box || !marker) return;
+    var select = box.querySelector(".rfz-trained-stage");
+    var view = { frames: {}, data: null, spec: null, index: select ? +select.value : 0 };
+    KEYS.forEach(function (key) { view.frames[key] = box.querySelector('[data-rfz-trained="' + key + '"]'); });
+    current = view;
+    var url = new URL(marker.getAttribute("data-rfz-data"), location.href).href;
+    Promise.all([shared.pageData(url), shared.loadPlotly()]).then(function (res) {
+      if (current !== view) return null; // the reader moved on
+      view.data = res[0];
+      view.spec = (res[0].charts || {}).trained;
+      if (!view.spec) return null;
+      var Plotly = res[1];
+      if (select) select.addEventListener("change", function () {
+        view.index = +select.value;
+        draw(Plotly, view);
+      });
+      return draw(Plotly, view).then(function () { linkZoom(Plotly, view); });
+    }).catch(function (err) { console.warn("rfzoo: trained ERF maps not drawn:", err.message); });
+  }
+
+  new MutationObserver(function () {
+    if (current && current.spec && window.Plotly) draw(window.Plotly, current);
+  }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+
+  shared.onEveryPage(onPage);
+})();
