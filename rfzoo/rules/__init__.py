@@ -18,6 +18,7 @@ The handlers live by op family, one module each, so the file name says where a r
 - `unfold.py`: unfold (im2col), fold (col2im), Tensor.unfold
 - `mixing.py`: linear, softmax, reductions, matmul, attention, einsum
 - `recurrent.py`: LSTM/GRU/RNN run along one axis (Sequencer)
+- `optical_flow.py`: RAFT's all-pairs correlation and its lookup at the current flow
 - `timm_leaves.py`: timm leaf modules with exact rules (local window attention, TinyViT, NaFlexViT, ...)
 - `torchvision_blocks.py`, `timm_blocks.py`: library-specific functions and leaf modules
 
@@ -28,6 +29,7 @@ as a whole, with a note saying why: their internal local paths are not visible.
 from rfzoo.rules import (  # noqa: F401  (importing a family registers its rules)
     mixing,
     normalization,
+    optical_flow,
     pointwise,
     pools,
     recurrent,
