@@ -77,6 +77,10 @@ class ModelSpec:
             cfg = timm.get_pretrained_cfg(self.name)
             size = getattr(cfg, "input_size", None) if cfg else None
             return int(size[0]) if size else 3
+        if self.source == "torchvision" and _torchvision_task_module(self.name) == "optical_flow":
+            from rfzoo.optical_flow import FRAME_CHANNELS
+
+            return 2 * FRAME_CHANNELS  # RAFT's two RGB frames, stacked (rfzoo/optical_flow.py)
         return 3
 
 
@@ -170,7 +174,12 @@ def _factory(spec: ModelSpec) -> Callable[[], Any]:
         kwargs: dict[str, Any] = {"weights": None}
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs["weights_backbone"] = None  # segmentation/detection default to a pretrained backbone
-        part = _TASK_PARTS.get(_torchvision_task_module(spec.name))
+        task = _torchvision_task_module(spec.name)
+        if task == "optical_flow":  # two frames stacked as one input, the final flow out
+            from rfzoo.optical_flow import two_frame_raft
+
+            return functools.partial(two_frame_raft, functools.partial(builder, **kwargs))
+        part = _TASK_PARTS.get(task)
         if part is not None:
             return functools.partial(_build_part, functools.partial(builder, **kwargs), part[0])
         return functools.partial(builder, **kwargs)
@@ -259,7 +268,6 @@ VIDEO_CLIP_LENGTH = 16
 # the task heads read. torchvision submodule -> (attribute, what it is).
 _TASK_PARTS = {
     "detection": ("backbone", "backbone and FPN (or SSD extra layers): the feature maps the heads read"),
-    "optical_flow": ("feature_encoder", "feature encoder: the features RAFT correlates"),
 }
 # Sintel frames (436x1024) padded to a multiple of 8, as RAFT evaluates them.
 OPTICAL_FLOW_INPUT_SIZE = (440, 1024)

@@ -217,13 +217,6 @@ def build_document(
         part = _analyzed_part(spec)
         if part:
             doc["analyzed_part"] = part
-            if meta.get("task") == "optical_flow" and doc["status"] == "exact":
-                # The flow update samples the correlation volume where the current flow
-                # points: a data-dependent RF. Only the encoder has an analytic one.
-                doc["status"] = "partial"
-                doc["reason"] = ("optical flow: only the feature encoder is analyzed; the "
-                                 "iterative update samples features at predicted flow "
-                                 "(data-dependent RF)")
         doc["reason"] = _cap(doc.get("reason") or "")
 
         step = "counting parameters"
