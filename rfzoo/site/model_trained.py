@@ -96,5 +96,8 @@ def metrics_table(pairs: list[tuple[Doc, Doc]]) -> str:
             node = code(st.get("node")) if key == "pretrained" else ""
             out.append(f"| {node} | {label} | {num(st.get('erf_trf_ratio'))} | {num(r.get('20'))} | "
                        f"{num(r.get('30'))} | {num(r.get('50'))} | {num(r.get('99'))} | {axes(st.get('std'))} |")
-    return ("\n".join(out) + "\n\n*ERF / TRF* and the radii *r t%* as in the gradient maps above; "
-            "*std*: the gradient mass's standard deviation per axis.\n")
+    # defined here too: a page whose random-weight probe has not run has no gradient maps above
+    return ("\n".join(out) + "\n\n*ERF / TRF*: 4 standard deviations of the gradient mass over the "
+            "theoretical RF's size (geometric mean over the axes). *r t%*: radius in pixels of the "
+            "centered square holding t% of the gradient mass. *std*: the gradient mass's standard "
+            "deviation per axis.\n")

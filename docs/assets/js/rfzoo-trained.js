@@ -36,16 +36,25 @@
     return out;
   }
 
+  // the stage the picker shows, whenever it was picked (also before the maps could be drawn)
+  function stageIndex(view) {
+    var i = view.select ? +view.select.value : view.spec.stages.length - 1;
+    return i >= 0 && i < view.spec.stages.length ? i : view.spec.stages.length - 1;
+  }
+
   function draw(Plotly, view) {
+    keepPlotlyCss();
     var map = scheme() === "slate" ? view.data.colors || {} : {};
-    var node = view.spec.stages[view.index];
+    var index = stageIndex(view), node = view.spec.stages[index];
     return Promise.all(KEYS.map(function (key) {
-      var el = view.frames[key], fig = view.spec[key][view.index];
+      var el = view.frames[key], fig = view.spec[key][index];
       if (!el || !fig) return null;
       fig = recolor(fig, map);
       el.setAttribute("aria-label", "Heat map of the effective RF of " + node + ", " +
         (key === "random" ? "random init" : "pretrained") + " weights.");
-      var config = { responsive: true, displaylogo: false, displayModeBar: "hover",
+      var small = el.clientWidth && el.clientWidth < 560;
+      // phones: no toolbar over the map (pinch and tap still zoom and hover), as rfzoo-model.js
+      var config = { responsive: true, displaylogo: false, displayModeBar: small ? false : "hover",
         modeBarButtonsToRemove: ["lasso2d", "select2d"] };
       return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout), config).then(function () {
         el.setAttribute("data-rfz-rendered", scheme());
@@ -78,10 +87,13 @@
     var marker = document.querySelector(".rfz-model[data-rfz-data]");
     current = null;
     if (!box || !marker) return;
-    var select = box.querySelector(".rfz-trained-stage");
-    var view = { frames: {}, data: null, spec: null, index: select ? +select.value : 0 };
+    var view = { frames: {}, data: null, spec: null, select: box.querySelector(".rfz-trained-stage") };
     KEYS.forEach(function (key) { view.frames[key] = box.querySelector('[data-rfz-trained="' + key + '"]'); });
     current = view;
+    // listen at once: a stage picked while the data or plotly.js loads is the one drawn
+    if (view.select) view.select.addEventListener("change", function () {
+      if (view.spec && window.Plotly) draw(window.Plotly, view);
+    });
     var url = new URL(marker.getAttribute("data-rfz-data"), location.href).href;
     Promise.all([shared.pageData(url), shared.loadPlotly()]).then(function (res) {
       if (current !== view) return null; // the reader moved on
@@ -89,10 +101,6 @@
       view.spec = (res[0].charts || {}).trained;
       if (!view.spec) return null;
       var Plotly = res[1];
-      if (select) select.addEventListener("change", function () {
-        view.index = +select.value;
-        draw(Plotly, view);
-      });
       return draw(Plotly, view).then(function () { linkZoom(Plotly, view); });
     }).catch(function (err) { console.warn("rfzoo: trained ERF maps not drawn:", err.message); });
   }
@@ -100,6 +108,27 @@
   new MutationObserver(function () {
     if (current && current.spec && window.Plotly) draw(window.Plotly, current);
   }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+
+  // plotly.js puts its stylesheet (<style id="plotly.js-style-global">, which positions the
+  // plot's layers and its toolbar) in <head> once, when it loads, with rules inserted through
+  // the CSSOM (not in the element's text). Material's instant navigation removes every <head>
+  // element the next page's HTML lacks, so after one navigation the maps were drawn without
+  // it: colour bar, axis titles, RF box and legend pushed out of the frame, the toolbar
+  // unstyled. The rules are copied while the sheet is there and put back as text when it is
+  // gone; the sheet is page-wide, so every chart on the page benefits.
+  var PLOTLY_CSS = "plotly.js-style-global", plotlyCssText = "";
+  function keepPlotlyCss() {
+    var el = document.getElementById(PLOTLY_CSS);
+    if (el && el.sheet && el.sheet.cssRules.length) {
+      plotlyCssText = Array.prototype.map.call(el.sheet.cssRules, function (r) { return r.cssText; }).join("\n");
+    } else if (!el && plotlyCssText) {
+      el = document.createElement("style");
+      el.id = PLOTLY_CSS;
+      el.textContent = plotlyCssText;
+      document.head.appendChild(el);
+    }
+  }
+  new MutationObserver(keepPlotlyCss).observe(document.head, { childList: true });
 
   shared.onEveryPage(onPage);
 })();
