@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
     m.set_defaults(func=run_merge)
 
-    c = subparsers.add_parser("coverage", help="exact/partial/failed counts of a catalog, by reason")
+    c = subparsers.add_parser("coverage", help="exact/partial/failed counts of a catalog, and verified counts, by reason")
     c.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     c.add_argument("--reasons", type=int, default=30,
                    help="reasons to list per status (default 30; 0 lists none)")
@@ -143,13 +143,14 @@ def run_merge(args: argparse.Namespace) -> int:
 
 def run_coverage(args: argparse.Namespace) -> int:
     from rfzoo.catalog import store
-    from rfzoo.catalog.coverage import coverage_lines
+    from rfzoo.catalog.coverage import coverage_lines, verification_lines
 
     if args.reasons < 0:
         raise RfzooError(f"--reasons must be 0 or more, not {args.reasons}")
     rows = store.read_index(args.data_dir / "index.json")
     try:
-        for line in coverage_lines(rows, max_reasons=args.reasons):
+        for line in [*coverage_lines(rows, max_reasons=args.reasons),
+                     *verification_lines(rows, max_reasons=args.reasons)]:
             print(line)
     except BrokenPipeError:  # `rfzoo coverage | head`
         sys.stdout = None  # type: ignore[assignment]

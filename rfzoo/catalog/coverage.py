@@ -1,4 +1,5 @@
-"""Coverage: how many models of each library are exact, partial or failed, and why."""
+"""Coverage: how many models of each library are exact, partial or failed, and why; and how
+many exact ones the gradient probe verified, and why the others are not."""
 
 from __future__ import annotations
 
@@ -57,3 +58,34 @@ def coverage_lines(rows: Iterable[Mapping[str, Any]], max_reasons: int = 20) -> 
         if rest > 0:
             lines.append(f"  ... and {rest} more reasons")
     return lines
+
+
+def verification_lines(rows: Iterable[Mapping[str, Any]], max_reasons: int = 20) -> list[str]:
+    """Per source: exact models verified by the gradient probe; the others by `verify_note`."""
+    verified: Counter[str] = Counter()
+    exact: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
+    for row in rows:
+        if row.get("status") != "exact":
+            continue
+        source = str(row.get("source"))
+        exact[source] += 1
+        if row.get("verified") is True:
+            verified[source] += 1
+        else:
+            notes[_note_class(str(row.get("verify_note") or ""))] += 1
+    lines = [f"verified {source}: {verified[source]}/{exact[source]} exact models "
+             f"({100 * verified[source] / exact[source]:.1f}%)" for source in sorted(exact)]
+    if notes:
+        lines.append("not verified, by reason:")
+        for note, n in notes.most_common(max_reasons):
+            lines.append(f"  {n:5d}  {note or '(no reason given)'}")
+    return lines
+
+
+def _note_class(note: str) -> str:
+    """"disagrees at a, b" -> "disagrees"; limits and sizes -> N."""
+    text = note.split(";")[0]
+    if text.startswith("disagrees at"):
+        return "disagrees (the model page shows the boxes)"
+    return re.sub(r"\d+(\.\d+)?", "N", text)[:120]

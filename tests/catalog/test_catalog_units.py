@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rfzoo.catalog import cache, metadata, sources, store
-from rfzoo.catalog.coverage import coverage_lines, reason_class
+from rfzoo.catalog.coverage import coverage_lines, reason_class, verification_lines
 from rfzoo.catalog.sources import ModelRef
 from rfzoo.errors import UnknownModelError
 from rfzoo.schema import INDEX_COLUMNS
@@ -169,6 +169,23 @@ def test_reason_classes_group_by_cause() -> None:
     lines = coverage_lines(rows)
     assert lines[0] == "coverage timm: 2/3 analyzed (66.7%): exact 1, partial 1, failed 1"
     assert "      1  unsupported op x" in lines
+
+
+def test_verification_lines_count_verified_exact_models_and_group_the_reasons() -> None:
+    rows = [
+        {"source": "timm", "status": "exact", "verified": True, "verify_note": ""},
+        {"source": "timm", "status": "exact", "verified": False, "verify_note": "not measured yet"},
+        {"source": "timm", "status": "exact", "verified": False,
+         "verify_note": "not measured: out of memory at the 9.4 GB per-worker limit while verifying stages; rerun"},
+        {"source": "timm", "status": "exact", "verified": False,
+         "verify_note": "not measured: out of memory at the 6.4 GB per-worker limit while verifying stages"},
+        {"source": "timm", "status": "exact", "verified": False, "verify_note": "disagrees at a, b"},
+        {"source": "timm", "status": "failed", "verified": False, "verify_note": ""},
+    ]
+    lines = verification_lines(rows)
+    assert lines[0] == "verified timm: 1/5 exact models (20.0%)"
+    assert "      2  not measured: out of memory at the N GB per-worker limit while verifying stages" in lines
+    assert "      1  not measured yet" in lines and "      1  disagrees (the model page shows the boxes)" in lines
 
 
 def test_model_documents_are_deterministic_gzip_and_replace_an_older_plain_copy(tmp_path: Path) -> None:
