@@ -287,8 +287,9 @@ class Builder:
                 "probe": self.probe_level(ref),
                 # the stored probe ran the same probe code: the worker keeps its results if
                 # the new analysis gives the probe the same plan (probe_step.carry_over)
+                # (a stored probe failure is never carried into a probe build: --retry-failed
+                # measures those again, and only those)
                 "previous_probe_key": entry.probe_key if entry is not None
-                and not self.options.retry_failed
                 and cache.same_probe_code(entry.probe_key, self.probe_level(ref)) else None,
             }
             jobs.append(Job(ref, key, request))

@@ -15,11 +15,12 @@ from rfzoo.catalog.sources import ModelRef
 REF = ModelRef("timm", "test_resnet")
 
 
-def _build(data: Path, probe: bool = True) -> bool:
+def _build(data: Path, probe: bool = True, retry_failed: bool = False) -> bool:
     """Build REF at stage level (or without the probe); True if it was rebuilt (not
     served from the cache)."""
     report = build([REF], BuildOptions(data_dir=data, jobs=1, timeout=300, probe_level="stages",
-                                       probe=probe, stream=io.StringIO()))
+                                       probe=probe, retry_failed=retry_failed,
+                                       stream=io.StringIO()))
     (outcome,) = report.outcomes
     return not outcome.cached
 
@@ -51,6 +52,9 @@ def test_probe_results_survive_an_engine_change_only_when_the_plan_is_the_same(
         assert _build(tmp_path)  # re-analyzed ...
         kept = store.read_json(store.model_path(tmp_path, REF))["verification"]
         assert kept.get("marker") == "kept"  # ... and the stored measurement carried over
+        _engine_changed(monkeypatch, 1005)
+        assert _build(tmp_path, retry_failed=True)  # a retry of failed probes keeps good ones
+        assert store.read_json(store.model_path(tmp_path, REF))["verification"].get("marker") == "kept"
 
         # a build without the probe (the quick re-analysis after an engine change) keeps
         # them too, and says so in the cache: the next stage build has nothing to measure
