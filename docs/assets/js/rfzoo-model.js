@@ -182,33 +182,7 @@
   }, true);
 
   // --- charts -------------------------------------------------------------------------------
-  function scheme() { return document.body.getAttribute("data-md-color-scheme") || "default"; }
-  function recolor(value, map) {
-    if (typeof value === "string") return map[value] || value;
-    if (Array.isArray(value)) return value.map(function (v) { return recolor(v, map); });
-    if (value && typeof value === "object") {
-      var out = {};
-      Object.keys(value).forEach(function (k) { out[k] = recolor(value[k], map); });
-      return out;
-    }
-    return value;
-  }
-  function themed(layout, el) {
-    var fg = cssVar("--md-default-fg-color", "#333"), grid = cssVar("--md-default-fg-color--lightest", "#ddd");
-    var out = JSON.parse(JSON.stringify(layout || {}));
-    out.paper_bgcolor = "rgba(0,0,0,0)";
-    out.plot_bgcolor = "rgba(0,0,0,0)";
-    out.font = Object.assign({ color: fg, size: 12 }, out.font || {});
-    out.autosize = true;
-    ["xaxis", "yaxis"].forEach(function (ax) {
-      out[ax] = Object.assign({}, out[ax], { gridcolor: grid, linecolor: grid, zerolinecolor: grid });
-    });
-    out.hoverlabel = { namelength: -1 };
-    if (el.clientWidth && el.clientWidth < 560) {
-      out.margin = Object.assign({}, out.margin, { l: Math.min((out.margin || {}).l || 40, 44), r: 6 });
-    }
-    return out;
-  }
+  var scheme = shared.scheme, recolor = shared.recolor, themed = shared.modelLayout;
   function drawCharts(root, data) {
     var els = Array.prototype.slice.call(root.querySelectorAll(".rfz-mchart"));
     if (!els.length) return Promise.resolve();

@@ -8,33 +8,7 @@
   var shared = window.rfzoo;
   var KEYS = ["pretrained", "random"];
 
-  function scheme() { return document.body.getAttribute("data-md-color-scheme") || "default"; }
-
-  // the dark scheme swaps the figures' light colours, as rfzoo-model.js does
-  function recolor(value, map) {
-    if (typeof value === "string") return map[value] || value;
-    if (Array.isArray(value)) return value.map(function (v) { return recolor(v, map); });
-    if (value && typeof value === "object") {
-      var out = {};
-      Object.keys(value).forEach(function (k) { out[k] = recolor(value[k], map); });
-      return out;
-    }
-    return value;
-  }
-
-  function themed(layout) {
-    var fg = shared.cssVar("--md-default-fg-color", "#333");
-    var grid = shared.cssVar("--md-default-fg-color--lightest", "#ddd");
-    var out = JSON.parse(JSON.stringify(layout || {}));
-    out.paper_bgcolor = "rgba(0,0,0,0)";
-    out.plot_bgcolor = "rgba(0,0,0,0)";
-    out.font = Object.assign({ color: fg, size: 12 }, out.font || {});
-    out.autosize = true;
-    ["xaxis", "yaxis"].forEach(function (ax) {
-      out[ax] = Object.assign({}, out[ax], { gridcolor: grid, linecolor: grid, zerolinecolor: grid });
-    });
-    return out;
-  }
+  var scheme = shared.scheme, recolor = shared.recolor, themed = shared.modelLayout;
 
   // the stage the picker shows, whenever it was picked (also before the maps could be drawn)
   function stageIndex(view) {
@@ -56,7 +30,7 @@
       // phones: no toolbar over the map (pinch and tap still zoom and hover), as rfzoo-model.js
       var config = { responsive: true, displaylogo: false, displayModeBar: small ? false : "hover",
         modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-      return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout), config).then(function () {
+      return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout, el), config).then(function () {
         el.setAttribute("data-rfz-rendered", scheme());
       });
     }));

@@ -131,6 +131,36 @@
     return document.body.getAttribute("data-md-color-scheme") || "default";
   }
 
+  // the dark scheme swaps a figure's light colours for the page data's `colors` map
+  function recolor(value, map) {
+    if (typeof value === "string") return map[value] || value;
+    if (Array.isArray(value)) return value.map(function (v) { return recolor(v, map); });
+    if (value && typeof value === "object") {
+      var out = {};
+      Object.keys(value).forEach(function (k) { out[k] = recolor(value[k], map); });
+      return out;
+    }
+    return value;
+  }
+
+  // a model page's chart layout in the current scheme (narrow screens: slimmer margins)
+  function modelLayout(layout, el) {
+    var fg = cssVar("--md-default-fg-color", "#333"), grid = cssVar("--md-default-fg-color--lightest", "#ddd");
+    var out = JSON.parse(JSON.stringify(layout || {}));
+    out.paper_bgcolor = "rgba(0,0,0,0)";
+    out.plot_bgcolor = "rgba(0,0,0,0)";
+    out.font = Object.assign({ color: fg, size: 12 }, out.font || {});
+    out.autosize = true;
+    ["xaxis", "yaxis"].forEach(function (ax) {
+      out[ax] = Object.assign({}, out[ax], { gridcolor: grid, linecolor: grid, zerolinecolor: grid });
+    });
+    out.hoverlabel = { namelength: -1 };
+    if (el && el.clientWidth && el.clientWidth < 560) {
+      out.margin = Object.assign({}, out.margin, { l: Math.min((out.margin || {}).l || 40, 44), r: 6 });
+    }
+    return out;
+  }
+
   function renderCharts(root) {
     var charts = Array.prototype.slice.call(root.querySelectorAll(".rfz-chart:not(.rfz-compare-chart)"));
     if (!charts.length) return Promise.resolve();
@@ -565,7 +595,7 @@
 
   window.rfzoo = {
     loadPlotly: loadPlotly, pageData: pageData, decodeHeatmap: decodeHeatmap, cssVar: cssVar,
-    onEveryPage: onEveryPage,
+    onEveryPage: onEveryPage, scheme: scheme, recolor: recolor, modelLayout: modelLayout,
   };
   onEveryPage(onPage);
 })();
