@@ -54,6 +54,13 @@ _NOT_ANALYSIS = (
     _PROBE_STEP,
 )
 _PROBE_PREFIX = "probe/"
+# The probe code that only *chooses* a plan from analyses. Every choice it makes is in the
+# plan fingerprint stored with a verification, and a re-analysis compares fingerprints
+# before it keeps stored results (`probe_step.carry_over`); so these files belong to the
+# analysis's key, and a plan fix costs a re-analysis, not a re-measurement of the zoo.
+# Code that runs while measuring (`probe/targets.py`, `probe/verify.py`, ...) may call
+# only `plan.plan_axes` from them (tests/catalog/test_cache_keys.py checks it).
+PLAN_CODE = ("probe/plan.py", "probe/fingerprint.py")
 
 
 def _source_files() -> list[Path]:
@@ -77,8 +84,20 @@ def _hash_files(paths: list[Path]) -> str:
 
 @functools.cache
 def analysis_version() -> str:
-    files = [p for p in _source_files() if not _rel(p).startswith(_PROBE_PREFIX)]
+    files = [p for p in _source_files() if not _rel(p).startswith(_PROBE_PREFIX) or _rel(p) in PLAN_CODE]
     return f"{ANALYSIS_VERSION}-{_hash_files(files)}"
+
+
+@functools.cache
+def plan_version() -> str:
+    """The plan code's hash: stored with a probe failure, which is kept only while it holds."""
+    return _hash_files([PACKAGE_DIR / rel for rel in PLAN_CODE])
+
+
+def note_probe_error(doc: dict[str, Any], reason: str) -> None:
+    """Record why the probe failed, with the plan code it failed under."""
+    doc["probe_error"] = reason
+    doc["probe_error_plan"] = plan_version()
 
 
 @functools.cache
@@ -88,7 +107,7 @@ def probe_version() -> str:
 
 def _is_probe_code(path: Path) -> bool:
     rel = _rel(path)
-    return rel.startswith(_PROBE_PREFIX) and rel != "probe/cli.py" or rel == _PROBE_STEP
+    return rel.startswith(_PROBE_PREFIX) and rel != "probe/cli.py" and rel not in PLAN_CODE or rel == _PROBE_STEP
 
 
 def probe_key(level: bool | str | None) -> str | None:

@@ -64,6 +64,7 @@ def verification_lines(rows: Iterable[Mapping[str, Any]], max_reasons: int = 20)
     """Per source: exact models verified by the gradient probe; the others by `verify_note`."""
     verified: Counter[str] = Counter()
     exact: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
     notes: Counter[str] = Counter()
     for row in rows:
         if row.get("status") != "exact":
@@ -72,10 +73,13 @@ def verification_lines(rows: Iterable[Mapping[str, Any]], max_reasons: int = 20)
         exact[source] += 1
         if row.get("verified") is True:
             verified[source] += 1
+            inside[source] += bool(row.get("verify_note"))  # see rows.verify_note
         else:
             notes[_note_class(str(row.get("verify_note") or ""))] += 1
     lines = [f"verified {source}: {verified[source]}/{exact[source]} exact models "
-             f"({100 * verified[source] / exact[source]:.1f}%)" for source in sorted(exact)]
+             f"({100 * verified[source] / exact[source]:.1f}%)"
+             + (f", {inside[source]} of them inside the image only" if inside[source] else "")
+             for source in sorted(exact)]
     if notes:
         lines.append("not verified, by reason:")
         for note, n in notes.most_common(max_reasons):

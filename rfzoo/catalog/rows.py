@@ -66,7 +66,8 @@ def index_row(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def verify_note(doc: Mapping[str, Any]) -> str:
-    """Why a model is not verified, in a few words; empty when it is (or failed to analyze)."""
+    """Why a model is not verified, in a few words; empty when it is (or failed to analyze),
+    except for a model whose stage boxes were checked inside the image only: why."""
     if doc.get("status") == "failed":
         return ""
     verification = doc.get("verification") or {}
@@ -75,6 +76,8 @@ def verify_note(doc: Mapping[str, Any]) -> str:
     if not verification:
         return "not measured yet"
     if verification.get("verified"):
+        if verification.get("clipped"):
+            return f"verified inside the image only: {verification.get('clipped_reason') or ''}"
         return ""
     bad = [s.get("node") for s in verification.get("stages") or [] if s.get("agree") is False]
     bad += [b.get("node") for b in (verification.get("layers") or {}).get("disagree") or []]

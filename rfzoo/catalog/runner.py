@@ -498,7 +498,7 @@ class Builder:
         if job.saved:
             try:
                 doc = store.read_json(path)
-                doc["probe_error"] = reason
+                cache.note_probe_error(doc, reason)
                 self.report.probe_failures.append(job.ref.id)
             except (OSError, ValueError):
                 doc = None

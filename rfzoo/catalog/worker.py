@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rfzoo.catalog import metadata, store
-from rfzoo.catalog.cache import library_versions, probe_key
+from rfzoo.catalog.cache import library_versions, note_probe_error, plan_version, probe_key
 from rfzoo.catalog.probe_step import carry_over, probe_document
 from rfzoo.catalog.sources import ModelRef, float_twin
 from rfzoo.schema import SCHEMA_VERSION
@@ -239,8 +239,11 @@ def build_document(
                 return doc
         except Exception:  # noqa: BLE001 - a broken old document is measured again
             pass
-        if not probe and previous.get("probe_error") and not previous.get("verification"):
-            doc["probe_error"] = previous["probe_error"]  # the same probe code failed on it
+        if not probe and previous.get("probe_error") and not previous.get("verification") \
+                and previous.get("probe_error_plan") == plan_version():
+            # the same probe code failed on it, with the same plan code (a plan fix
+            # drops the failure: the model is measured again)
+            note_probe_error(doc, previous["probe_error"])
     if not probe:
         return doc
     if _probe_fn() is not None and doc.get("layers"):
@@ -251,7 +254,7 @@ def build_document(
         try:
             probe_document(doc, spec, analysis, level)
         except Exception as err:  # noqa: BLE001 - a probe failure keeps the analysis
-            doc["probe_error"] = one_line(err, step, memory_gb)
+            note_probe_error(doc, one_line(err, step, memory_gb))
     return doc
 
 

@@ -4,8 +4,10 @@ Modules, one job each: `weights` (documented random init, user state dicts),
 `runner` (fx interpreter that detaches global-context paths and norm
 statistics), `units` (find a unit in any layout), `support` (float64 gradient
 support), `erf` (ERF map and metrics), `heatmap` (compact encoding), `png`
-(PNG writer), `plan` (stages, units, input sizes), `verify` / `effective`
-(the schema's ``verification`` / ``erf`` entries), `api`, `cli`.
+(PNG writer), `targets` (what a run measures: units, plans, layouts), `plan`
+(chooses the stages, units and input sizes) and `fingerprint` (a hash of that choice,
+stored with the results), `verify` / `effective` (the schema's ``verification`` /
+``erf`` entries), `api`, `cli`.
 """
 
 from __future__ import annotations

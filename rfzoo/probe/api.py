@@ -19,22 +19,26 @@ import torch
 import torch.fx
 from torch import nn
 
-from rfzoo.errors import RfzooError
 from rfzoo.input_size import check_in_channels, fit_axes, parse_input_size
 from rfzoo.probe.effective import combine_axes, erf_entry
 from rfzoo.probe.erf import erf_maps, erf_metrics
 from rfzoo.probe.fingerprint import plan_fingerprint
 from rfzoo.probe.heatmap import encode_heatmap
-from rfzoo.probe.plan import AnalysisLike, Analyzer, memoized, stage_names
 from rfzoo.probe.runner import LocalRunner
-from rfzoo.probe.support import Target
-from rfzoo.probe.units import center_unit
-from rfzoo.probe.verify import axis_plans, detach_names, verification_entry
+from rfzoo.probe.targets import (
+    AnalysisLike,
+    Analyzer,
+    NoWidthRuns,
+    ProbeError,
+    center_targets,
+    detach_names,
+    memoized,
+    stage_names,
+)
+
+__all__ = ["GradientMap", "ProbeError", "Prepared", "gradient_map", "gradient_maps", "prepare", "probe_model"]
+from rfzoo.probe.verify import axis_plans, fallback_plan, verification_entry
 from rfzoo.probe.weights import INIT_DESCRIPTION, prepare_weights_, skipped_library_init
-
-
-class ProbeError(RfzooError):
-    """The probe cannot measure this model or node."""
 
 
 @dataclass
@@ -136,16 +140,27 @@ def probe_model(
     prepared = prepare(name_or_spec, weights=weights, seed=seed)
     _check_nodes(prepared.gm, analysis, names)
     plans = axis_plans(prepared.analyze_at, analysis, stages=names, all_layers=all_layers and verify)
+    fallback = fallback_plan(plans, analysis, names, all_layers=all_layers and verify)
     try:
         if verify:
             # detach what is global at the size the boxes come from: a window that covers
             # the whole map at the default size (global there) is local on the larger input
             boxes_from = prepared.analyze_at(plans[0].full_size) if plans else analysis
-            result["verification"] = verification_entry(
-                prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed,
-                float32_first=float32_first,
-            )
-            result["verification"]["plan_fingerprint"] = plan_fingerprint(plans, boxes_from, analysis, names)
+            try:
+                entry = verification_entry(
+                    prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed,
+                    float32_first=float32_first,
+                )
+            except NoWidthRuns as err:
+                if fallback is None:
+                    raise
+                entry = verification_entry(
+                    prepared.gm, analysis, [fallback], prepared.in_channels, samples=samples, seed=seed,
+                    float32_first=float32_first,
+                )
+                entry["at_default"] = f"{entry['at_default']} ({err})"
+            entry["plan_fingerprint"] = plan_fingerprint(plans, boxes_from, analysis, names, fallback)
+            result["verification"] = entry
         if erf:
             prepared.gm.to(torch.float32)
             result["erf"] = erf_entry(
@@ -249,24 +264,10 @@ def gradient_maps(
         in_channels = check_in_channels(in_channels)
     prepared = prepare(model_or_name, weights=weights, seed=seed, in_channels=in_channels)
     analysis = prepared.analyze_at(fit_axes(sizes, len(prepared.default_size)) if sizes else prepared.default_size)
-    names = stage_names(analysis)
-    if nodes is None:
-        if not names:
-            raise ProbeError(f"{prepared.label} has no stage with a local receptive field")
-        nodes = names[-1:] if last_stage_only else names
-    targets, boxes = [], []
-    for node in nodes:
-        try:
-            layer = analysis.layer(node)
-        except KeyError:
-            hint = f"; stages: {', '.join(names)}" if names else ""
-            raise ProbeError(f"no layer {node!r} in {prepared.label}{hint}") from None
-        if layer.rf is None or any(n is None for n in layer.output_size):
-            raise ProbeError(f"layer {node!r} has no local receptive field (global context only)")
-        size = tuple(int(n) for n in layer.output_size)
-        unit = center_unit(size)
-        targets.append(Target(analysis.fx_node(node), unit, size))
-        boxes.append([(int(a), int(b)) for a, b in analysis.unit_box(node, unit)])  # type: ignore[misc]
+    if nodes is None and last_stage_only:
+        nodes = stage_names(analysis)[-1:] or None
+    found = center_targets(analysis, nodes, label=prepared.label)
+    targets = [c.target for c in found]
     detach = detach_names(analysis) if detach_global else set()
     runner = LocalRunner(prepared.gm, detach=detach, detach_norm_statistics=detach_global)
     grad_maps = erf_maps(
@@ -277,7 +278,8 @@ def gradient_maps(
         seed=seed,
     )
     results = []
-    for node, target, rf_box, grad_map in zip(nodes, targets, boxes, grad_maps, strict=True):
+    for c, grad_map in zip(found, grad_maps, strict=True):
+        rf_box = c.rf_box
         center = [(a + b) / 2 for a, b in rf_box]
         metrics = erf_metrics(grad_map, center, [b - a + 1 for a, b in rf_box])
         clipped = [
@@ -286,9 +288,9 @@ def gradient_maps(
         results.append(
             GradientMap(
                 model=prepared.label,
-                node=node,
+                node=c.name,
                 input_size=tuple(analysis.input_size),
-                unit=target.unit,
+                unit=c.target.unit,
                 rf_box=rf_box,
                 map=grad_map,
                 metrics=metrics,

@@ -33,20 +33,20 @@ import torch.fx
 from rfzoo.errors import RfzooError
 from rfzoo.probe.erf import erf_maps, erf_metrics, flush_denormals
 from rfzoo.probe.heatmap import encode_heatmap
-from rfzoo.probe.plan import (
+from rfzoo.probe.runner import LocalRunner
+from rfzoo.probe.support import Target
+from rfzoo.probe.targets import (
     AnalysisLike,
     Analyzer,
     AxisPlan,
     StageUnit,
+    detach_names,
     fitting_unit,
     node_shapes,
     round_up,
     stage_names,
 )
-from rfzoo.probe.runner import LocalRunner
-from rfzoo.probe.support import Target
 from rfzoo.probe.units import center_unit
-from rfzoo.probe.verify import detach_names
 
 UNIT_CONVENTION = (
     "center unit, all channels summed; mean over inputs N(0,1) of |d unit/d input| "

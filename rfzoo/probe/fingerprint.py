@@ -17,17 +17,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rfzoo.probe.plan import AnalysisLike, Analyzer, AxisPlan, memoized, stage_names
+from rfzoo.probe.targets import (
+    AnalysisLike,
+    Analyzer,
+    AxisPlan,
+    detach_names,
+    memoized,
+    stage_names,
+    statistics_nodes,
+)
 from rfzoo.probe.units import center_unit
-from rfzoo.probe.verify import axis_plans, detach_names, statistics_nodes
+from rfzoo.probe.verify import axis_plans, fallback_plan
 
 
 def plan_fingerprint(
-    plans: Sequence[AxisPlan], boxes_from: AnalysisLike, analysis: AnalysisLike, names: Sequence[str]
+    plans: Sequence[AxisPlan], boxes_from: AnalysisLike, analysis: AnalysisLike, names: Sequence[str],
+    fallback: AxisPlan | None = None,
 ) -> str:
-    """A hash of the plans, the nodes the runs detach, and the catalog-size layer table."""
+    """A hash of the plans (and the fallback at the default input), the nodes the runs
+    detach, and the catalog-size layer table."""
     payload = {
         "plans": [dataclasses.asdict(p) for p in plans],
+        "fallback": dataclasses.asdict(fallback) if fallback is not None else None,
         "detach": sorted(detach_names(boxes_from)),
         "statistics": sorted(statistics_nodes(boxes_from)),
         "input_size": list(analysis.input_size),
@@ -58,4 +69,5 @@ def fingerprint_without_model(
     names = stage_names(analysis, stages)
     plans = axis_plans(analyze_at, analysis, stages=names, all_layers=all_layers)
     boxes_from = analyze_at(plans[0].full_size) if plans else analysis
-    return plan_fingerprint(plans, boxes_from, analysis, names)
+    fallback = fallback_plan(plans, analysis, names, all_layers=all_layers)
+    return plan_fingerprint(plans, boxes_from, analysis, names, fallback)

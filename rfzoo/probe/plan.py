@@ -19,150 +19,24 @@ collapses to one unit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import replace
 
 from rfzoo.errors import RfzooError
-
-
-class AnalysisLike(Protocol):
-    """What the probe reads from `rfzoo.analysis.Analysis`."""
-
-    input_size: tuple[int, ...]
-
-    def layer(self, name: str) -> Any: ...
-    def fx_node(self, name: str) -> str: ...
-    def unit_box(self, name: str, unit: Sequence[int]) -> list[tuple[int, int] | None]: ...
-    def global_context_nodes(self) -> set[str]: ...
-    def stage_layers(self) -> list[Any]: ...
-
-
-Analyzer = Callable[[tuple[int, ...]], AnalysisLike]
-
-
-def memoized(analyze_at: Analyzer) -> Analyzer:
-    """`analyze_at` that analyzes each size once (errors are cached too)."""
-    done: dict[tuple[int, ...], AnalysisLike | RfzooError] = {}
-
-    def cached(size: tuple[int, ...]) -> AnalysisLike:
-        key = tuple(int(n) for n in size)
-        if key not in done:
-            try:
-                done[key] = analyze_at(key)
-            except RfzooError as err:
-                done[key] = err
-        hit = done[key]
-        if isinstance(hit, RfzooError):
-            raise hit
-        return hit
-
-    return cached
-
-
-@dataclass(frozen=True)
-class StageUnit:
-    """One stage's probed unit at one input size, with its analytic box."""
-
-    name: str  # layer name in the analysis
-    node: str  # fx node name in the graph module
-    unit: tuple[int, ...]
-    output_size: tuple[int, ...]
-    box: list[tuple[int, int] | None]  # analytic, inclusive, per axis
-    layout: str = ""  # "NCHW"-style, "NHWC"-style or "NLC" (tokens)
-    prefix: int = 0  # tokens before the spatial ones (class token), NLC only
-    clipped: bool = False  # `box` is cut to the input (a model that takes one size only)
-    fixed_size: bool = False  # placed at the default input: the model takes that size only
-
-
-@dataclass(frozen=True)
-class AxisPlan:
-    """Measure `axis` on tall inputs ``full_size[axis]`` long, `widths` narrowest first."""
-
-    axis: int
-    full_size: tuple[int, ...]  # the analysis behind `stages` (every axis long)
-    stages: list[StageUnit]
-    widths: tuple[int, ...]
-    # Every other layer whose unit's RF fits the same input (checked too), and the
-    # layers that could not be placed there, with why.
-    layers: list[StageUnit] = field(default_factory=list)
-    unplaced: dict[str, str] = field(default_factory=dict)
-    copies: dict[str, str] = field(default_factory=dict)  # see `copied_layers`
-    # The model takes one input size (ViT, timm's Swin): no narrow run exists, so one
-    # run over the whole input measures every axis at once, at the unit itself.
-    joint: bool = False
-
-    @property
-    def length(self) -> int:
-        return self.full_size[self.axis]
-
-    @property
-    def axes(self) -> tuple[int, ...]:
-        """The axes one run of this plan measures."""
-        return tuple(range(len(self.full_size))) if self.joint else (self.axis,)
-
-    def tall_size(self, width: int) -> tuple[int, ...]:
-        if self.joint:
-            return self.full_size
-        return tuple(n if a == self.axis else width for a, n in enumerate(self.full_size))
-
-
-class PlanError(RfzooError):
-    """No input size lets the probe hold the RF (the model needs a fixed size, say)."""
-
-
-def round_up(n: float, step: int) -> int:
-    return max(step, int(math.ceil(n / step)) * step)
-
-
-def stage_names(analysis: AnalysisLike, wanted: Sequence[str] | None = None) -> list[str]:
-    """Stage layers that have a local RF on every axis.
-
-    `wanted` (the catalog's stages, say) replaces the analysis's own choice (the
-    last layer of each resolution); names without a local RF are left out.
-    """
-    if wanted is None:
-        return [s.name for s in analysis.stage_layers() if s.rf is not None]
-    return [n for n in dict.fromkeys(wanted) if _has_local_rf(analysis, n)]
-
-
-def layer_names(analysis: AnalysisLike) -> list[str]:
-    """Every layer that has a local RF on every axis in a layout the probe can read."""
-    return [ly.name for ly in analysis.layers if _has_local_rf(analysis, ly.name)]  # type: ignore[attr-defined]
-
-
-def _has_local_rf(analysis: AnalysisLike, name: str) -> bool:
-    try:
-        layer = analysis.layer(name)
-    except KeyError:
-        return False
-    return (
-        layer.rf is not None
-        and layer.kind != "input"
-        and str(layer.layout) != "other"
-        and all(n is not None for n in layer.output_size)
-        and all(r is not None for r in layer.rf)
-    )
-
-
-def fitting_unit(analysis: AnalysisLike, name: str, axis_units: Sequence[int | None]) -> StageUnit:
-    """The unit nearest the input's middle on the axes where `axis_units` is None."""
-    layer = analysis.layer(name)
-    size = tuple(int(n) for n in layer.output_size)
-    unit: list[int] = []
-    for a, fixed in enumerate(axis_units):
-        if fixed is not None:
-            unit.append(min(fixed, size[a] - 1))
-            continue
-        middle = (analysis.input_size[a] - 1) / 2
-        guess = round((middle - float(layer.center[a])) / float(layer.jump[a]))
-        unit.append(min(max(guess, 0), size[a] - 1))
-    box = analysis.unit_box(name, unit)
-    return StageUnit(name, analysis.fx_node(name), tuple(unit), size, box, str(layer.layout))
-
-
-def fits(box: tuple[int, int] | None, length: int) -> bool:
-    return box is not None and box[0] >= 0 and box[1] <= length - 1
+from rfzoo.probe.targets import (
+    AnalysisLike,
+    Analyzer,
+    AxisPlan,
+    PlanError,
+    StageUnit,
+    fits,
+    fitting_unit,
+    has_local_rf,
+    layer_names,
+    node_shapes,
+    round_up,
+    stage_names,
+)
 
 
 def full_input(
@@ -172,8 +46,10 @@ def full_input(
     *,
     step: int = 32,
     max_length: int = 4096,
-) -> tuple[AnalysisLike, list[StageUnit]]:
-    """The smallest input (multiples of `step`) whose stages' middle units hold their whole RF."""
+) -> tuple[AnalysisLike, list[StageUnit], str]:
+    """The smallest input (multiples of `step`) whose stages' middle units hold their whole RF,
+    its units, and "" ; or, where no such input can be measured, the default input, its
+    units with their boxes cut to it, and why (see `_at_default`)."""
     naxes = len(reference.input_size)
     lengths = [
         round_up(
@@ -187,21 +63,35 @@ def full_input(
         try:
             analysis = analyze_at(tuple(lengths))
         except RfzooError as err:
-            # a model that takes one size only (ViT, timm's Swin): measure at that size,
-            # against the boxes cut to the input where an RF is larger than the image
-            fixed = _at_default(reference, names)
-            if fixed is None:
-                raise PlanError(f"no input {tuple(lengths)} to hold the RF: {err}") from None
-            return reference, [replace(s, fixed_size=True) for s in fixed]
-        if not _usable(analysis, names):
-            raise PlanError(f"a stage loses its local RF at input {tuple(lengths)}")
+            # a model that takes one size only (ViT, timm's Swin)
+            why = f"the model takes one input size {_size(reference.input_size)}"
+            return _default_or_raise(reference, names, why, f"no input {tuple(lengths)} to hold the RF: {err}")
+        lost = _not_local(analysis, names)
+        if lost:
+            # VGG's final pooling is local only while the map it pools is 1x1
+            why = f"{lost} is local at the default input only (global at {_size(lengths)})"
+            return _default_or_raise(reference, names, why, f"a stage loses its local RF at input {tuple(lengths)}")
         stages = [fitting_unit(analysis, n, [None] * naxes) for n in names]
         short = [a for a in range(naxes) if not all(fits(s.box[a], lengths[a]) for s in stages)]
         if not short:
-            return analysis, _with_prefixes(analysis, stages)
+            return analysis, _with_prefixes(analysis, stages), ""
         for a in short:
             lengths[a] += step
-    raise PlanError(f"no input up to {max_length} pixels holds the RF")
+    why = f"holding these RFs whole takes an input over {max_length} pixels, the probe's limit"
+    return _default_or_raise(reference, names, why, f"no input up to {max_length} pixels holds the RF")
+
+
+def _size(lengths: Sequence[int]) -> str:
+    return "x".join(str(int(n)) for n in lengths)
+
+
+def _default_or_raise(
+    reference: AnalysisLike, names: Sequence[str], why: str, error: str
+) -> tuple[AnalysisLike, list[StageUnit], str]:
+    units = _at_default(reference, names)
+    if units is None:
+        raise PlanError(error)
+    return reference, [replace(u, fixed_size=True) for u in units], why
 
 
 def _at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
@@ -230,10 +120,13 @@ def plan_axes(
 
     The input is sized to hold the stages' RFs; with `all_layers`, every other
     layer with a local RF is measured on it too, at its own middle unit (a layer
-    whose RF is larger than every stage's is listed in ``unplaced``).
+    whose RF is larger than every stage's is listed in ``unplaced``). Where no such
+    input can be measured, one joint plan at the default input (`AxisPlan.at_default`).
     """
     names = stage_names(reference, stages)
-    full, units = full_input(analyze_at, reference, names, step=step, max_length=max_length)
+    full, units, why = full_input(analyze_at, reference, names, step=step, max_length=max_length)
+    if why:
+        return [_joint_plan(full, units, names, why, all_layers)]
     size = tuple(full.input_size)
     extra: list[StageUnit] = []
     unplaced: dict[str, str] = {}
@@ -241,13 +134,36 @@ def plan_axes(
     if all_layers:
         copies = {k: v for k, v in copied_layers(full).items() if k not in names}
         extra, unplaced = _other_layers(full, set(names), copies)
-    if units and all(u.fixed_size for u in units):
-        across = min(size[1:], default=size[0])
-        return [AxisPlan(0, size, units, (across,), extra, unplaced, copies, joint=True)]
     return [
         AxisPlan(a, size, units, narrow_widths(reference, names, a), extra, unplaced, copies)
         for a in range(len(size))
     ]
+
+
+def default_size_plan(reference: AnalysisLike, names: Sequence[str], all_layers: bool) -> AxisPlan | None:
+    """The joint plan at the default input, for a model that fails on the real run at the
+    planned larger input although its analysis there succeeds (meta tensors do not check
+    indices: MViTv2's relative-position tables are sized for the default input)."""
+    units = _at_default(reference, stage_names(reference, names))
+    if units is None:
+        return None
+    why = "the model fails at the planned larger input"
+    return _joint_plan(reference, [replace(u, fixed_size=True) for u in units], names, why, all_layers)
+
+
+def _joint_plan(
+    reference: AnalysisLike, units: list[StageUnit], names: Sequence[str], why: str, all_layers: bool
+) -> AxisPlan:
+    """One run over the whole default input measures every axis at once, at the unit itself."""
+    size = tuple(reference.input_size)
+    extra: list[StageUnit] = []
+    unplaced: dict[str, str] = {}
+    copies: dict[str, str] = {}
+    if all_layers:
+        copies = {k: v for k, v in copied_layers(reference).items() if k not in names}
+        extra, unplaced = _other_layers(reference, set(names), copies)
+    across = min(size[1:], default=size[0])
+    return AxisPlan(0, size, units, (across,), extra, unplaced, copies, joint=True, at_default=why)
 
 
 def copied_layers(analysis: AnalysisLike) -> dict[str, str]:
@@ -268,31 +184,13 @@ def copied_layers(analysis: AnalysisLike) -> dict[str, str]:
             continue
         (edge,) = node.edges
         src = edge.source
-        if not _has_local_rf(analysis, src) or any(m != IDENTITY for m in edge.maps):
+        if not has_local_rf(analysis, src) or any(m != IDENTITY for m in edge.maps):
             continue
         mine, theirs = analysis.layer(name), analysis.layer(src)
         if (mine.layout, mine.output_size) != (theirs.layout, theirs.output_size):
             continue
         copies[name] = copies.get(src, src)
     return copies
-
-
-# Pixels times layers one axis's layer checks may cost: every layer of a model that runs
-# one pixel wide (most convnets) or 32 wide (DenseNet-121, 123 layers at 2112 x 32); a model
-# whose unpadded stem needs a wide input (Inception-v4: 2112 x 128) gets an even sample.
-LAYER_PIXEL_BUDGET = 10_000_000
-
-
-def within_budget(layers: list[StageUnit], pixels: int) -> tuple[set[str], dict[str, str]]:
-    """The layers to measure on a `pixels`-pixel input (all, or an even sample in graph
-    order when over budget), and the ones sampled out, with why."""
-    most = max(1, LAYER_PIXEL_BUDGET // max(1, pixels))
-    if len(layers) <= most:
-        return {u.name for u in layers}, {}
-    picked = {layers[round(i * (len(layers) - 1) / max(1, most - 1))].name for i in range(most)}
-    why = (f"sampled out: {most} of {len(layers)} layers fit the probe's budget at a "
-           f"{pixels}-pixel input")
-    return picked, {u.name: why for u in layers if u.name not in picked}
 
 
 def _other_layers(
@@ -312,15 +210,16 @@ def _other_layers(
     return _with_prefixes(full, units), unplaced
 
 
-def _usable(analysis: AnalysisLike, names: Sequence[str]) -> bool:
-    """Every stage keeps a local RF and all its spatial axes at this size."""
-    try:
-        layers = [analysis.layer(n) for n in names]
-    except KeyError:
-        return False
-    return all(
-        layer.rf is not None and all(n is not None for n in layer.output_size) for layer in layers
-    )
+def _not_local(analysis: AnalysisLike, names: Sequence[str]) -> str:
+    """The first stage without a local RF or with an axis lost at this size, else ""."""
+    for name in names:
+        try:
+            layer = analysis.layer(name)
+        except KeyError:
+            return name
+        if layer.rf is None or any(n is None for n in layer.output_size):
+            return name
+    return ""
 
 
 def narrow_widths(reference: AnalysisLike, names: Sequence[str], axis: int) -> tuple[int, ...]:
@@ -343,51 +242,3 @@ def _with_prefixes(analysis: AnalysisLike, stages: list[StageUnit]) -> list[Stag
             s = replace(s, prefix=int(shapes[s.node][1]) - math.prod(s.output_size))
         out.append(s)
     return out
-
-
-def node_shapes(analysis: AnalysisLike) -> dict[str, tuple[int, ...]]:
-    """fx node name -> output shape at the analysis's input (meta device where possible)."""
-    import torch
-
-    from rfzoo.trace import propagate
-
-    gm = analysis.graph_module  # type: ignore[attr-defined]
-    tensor = next(iter(gm.parameters()), None)
-    if tensor is None:
-        tensor = next(iter(gm.buffers()), None)
-    device = tensor.device if tensor is not None else torch.device("meta")
-    channels = int(getattr(analysis, "in_channels", 3))
-    values = propagate(gm, torch.zeros(1, channels, *analysis.input_size, device=device))
-    return {n.name: tuple(v.shape) for n, v in values.items() if isinstance(v, torch.Tensor)}
-
-
-def runtime_target(stage: StageUnit, axis: int, shape: Sequence[int]) -> StageUnit:
-    """`stage` in a narrow run's tensor of `shape`: the sizes across `axis` come from the tensor.
-
-    The measured axis keeps the full analysis's length, unit and box; across it
-    the unit is None, all positions: the box along `axis` is the same for every
-    position across (the engine is separable per axis), and their union cannot
-    miss it because one position happens to be padding.
-    """
-    naxes = len(stage.output_size)
-    if stage.layout.startswith("NC"):
-        size = list(shape[2 : 2 + naxes])
-    elif stage.layout.startswith("N") and stage.layout.endswith("C") and stage.layout != "NLC":
-        size = list(shape[1 : 1 + naxes])
-    elif stage.layout == "NLC" and len(shape) == 3:
-        if naxes != 2:  # two unknown narrow axes in one token count
-            raise PlanError(f"token layout with {naxes} axes: cannot split {tuple(shape)}")
-        rest = (int(shape[1]) - stage.prefix) // max(1, stage.output_size[axis])
-        size = [rest, rest]
-        size[axis] = stage.output_size[axis]
-    else:
-        raise PlanError(f"unknown layout {stage.layout!r} of {stage.name} for shape {tuple(shape)}")
-    if size[axis] != stage.output_size[axis]:
-        raise PlanError(
-            f"{stage.name}: length {size[axis]} along axis {axis}, expected "
-            f"{stage.output_size[axis]}"
-        )
-    # Across the axis, every position (mixed by the objective): a single one could be
-    # padding with no input behind it (DaViT pads a 1-pixel-wide input to 4).
-    unit = tuple(stage.unit[a] if a == axis else None for a in range(naxes))
-    return replace(stage, unit=unit, output_size=tuple(size))  # type: ignore[arg-type]

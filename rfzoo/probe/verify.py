@@ -29,29 +29,21 @@ import torch
 import torch.fx
 
 from rfzoo.probe.erf import flush_denormals
-from rfzoo.probe.plan import (
+from rfzoo.probe.plan import default_size_plan, plan_axes
+from rfzoo.probe.runner import LocalRunner
+from rfzoo.probe.support import Support, Target, gradient_supports
+from rfzoo.probe.targets import (
     AnalysisLike,
     Analyzer,
     AxisPlan,
+    NoWidthRuns,
     PlanError,
     StageUnit,
-    plan_axes,
+    detach_names,
     runtime_target,
+    statistics_nodes,
     within_budget,
 )
-from rfzoo.probe.runner import LocalRunner
-from rfzoo.probe.support import Support, Target, gradient_supports
-
-
-def detach_names(analysis: AnalysisLike) -> set[str]:
-    """fx names of the analysis's global-context layers."""
-    return {analysis.fx_node(name) for name in analysis.global_context_nodes()}
-
-
-def statistics_nodes(analysis: AnalysisLike) -> set[str]:
-    """fx names of layers mixing a local path with global statistics (GroupNorm, ...)."""
-    names = getattr(analysis, "global_statistics_nodes", lambda: set())()
-    return {analysis.fx_node(name) for name in names}
 
 
 def axis_plans(
@@ -63,6 +55,16 @@ def axis_plans(
     step: int = 32,
 ) -> list[AxisPlan]:
     return plan_axes(analyze_at, reference, stages=stages, all_layers=all_layers, step=step)
+
+
+def fallback_plan(
+    plans: list[AxisPlan], reference: AnalysisLike, names: Sequence[str], *, all_layers: bool
+) -> AxisPlan | None:
+    """The joint plan at the default input to measure when the real model fails at every
+    width of `plans` (None when `plans` measure there already)."""
+    if not plans or plans[0].at_default:
+        return None
+    return default_size_plan(reference, names, all_layers)
 
 
 def measure_axis(
@@ -114,7 +116,7 @@ def measure_axis(
             failures.append(f"{width}: a stage not found in the narrow run")
             continue
         return width, found, supports[len(plan.stages) :]  # type: ignore[return-value]
-    raise PlanError(f"no width runs along axis {plan.axis}: {'; '.join(failures[-2:])}")
+    raise NoWidthRuns(f"no width runs along axis {plan.axis}: {'; '.join(failures[-2:])}")
 
 
 def _first_line(err: BaseException) -> str:
@@ -237,12 +239,14 @@ def _verification_entry(
         result["layers"] = layers
     if float32_first:
         result["float64_rechecks"] = stage_rechecks  # stage-axes measured again in float64
+    if plans and plans[0].at_default:
+        result["at_default"] = plans[0].at_default
     cut = [s.name for s in (plans[0].stages if plans else []) if s.clipped]
     if cut:
         result["clipped"] = cut
         result["clipped_reason"] = (
-            f"the model takes one input size {'x'.join(map(str, plans[0].full_size))}, smaller "
-            "than these stages' RFs: their boxes are checked inside the image only"
+            f"{plans[0].at_default}; these stages' RFs reach past the "
+            f"{'x'.join(map(str, plans[0].full_size))} input, so their boxes are checked inside it only"
         )
     if unsupported:
         result["reason"] = f"statistics of {', '.join(unsupported[:3])} not detached"

@@ -113,10 +113,12 @@ def ratio_cell(row: Row) -> tuple[str, str]:
 
 
 def verified_cell(value: Any, note: str = "") -> tuple[str, str]:
-    """Sort key and cell: verified, disagrees (where), or not measured (why: the index's
-    verify_note, as a tooltip so 1,500 rows stay one line each)."""
+    """Sort key and cell: verified (inside the image only, why), disagrees (where), or not
+    measured (why: the index's verify_note, as a tooltip so 1,500 rows stay one line each)."""
     title = f' title="{esc(note)}"' if note else ""
     if value is True or value == "true":
+        if note:  # boxes cut to the image: a model that takes one size, or RFs past the probe's limit
+            return "2", f'<span class="rfz-ok"{title}>✓ in image</span>'
         return "2", '<span class="rfz-ok">✓ yes</span>'
     if value is False or value == "false":
         return "1", f'<span class="rfz-bad"{title}>✗ no</span>'

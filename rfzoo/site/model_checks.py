@@ -58,6 +58,9 @@ def verification_table(ver: Doc) -> str:
         names = ", ".join(code(n) for n in ver["clipped"])
         clipped = (f'!!! note "Checked inside the image only: {len(ver["clipped"])} stage(s)"\n'
                    f"    {md(ver.get('clipped_reason') or '')} ({names}).\n")
+    elif ver.get("at_default"):
+        clipped = (f'!!! note "Measured at the default input"\n'
+                   f"    {md(ver['at_default'])}; every stage's box fits inside it.\n")
     axes_note = "(t; y; x)" if len(ver.get("input_size") or []) == 3 else "(y; x)"
     out = [f"**Support check** ({md(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
            f"input {axes(ver.get('input_size'))}, global-context paths detached). {head}\n", clipped,

@@ -23,20 +23,17 @@ import torch
 import torch.fx
 from torch import nn
 
-from rfzoo.errors import RfzooError
 from rfzoo.probe.erf import erf_metrics, flush_denormals
 from rfzoo.probe.heatmap import encode_heatmap
-from rfzoo.probe.plan import AnalysisLike, stage_names
 from rfzoo.probe.runner import LocalRunner
-from rfzoo.probe.support import Target
-from rfzoo.probe.units import center_unit, unit_values
-from rfzoo.probe.verify import detach_names
+from rfzoo.probe.targets import AnalysisLike, CenterTarget, ProbeError, center_targets, detach_names
+from rfzoo.probe.units import unit_values
 
 MAX_CELLS = 64  # heat map cells per side, as the catalog's ERF
 BATCH_PIXELS = 4 * 224 * 224  # inputs per forward pass: four 224x224 images' worth of pixels
 
 
-class TrainedErfError(RfzooError):
+class TrainedErfError(ProbeError):
     """The model or layer cannot be measured this way."""
 
 
@@ -49,11 +46,7 @@ class Traced:
     in_channels: int
 
 
-@dataclass
-class StageTarget:
-    name: str  # layer name of the analysis
-    target: Target
-    rf_box: list[tuple[int, int]]
+StageTarget = CenterTarget  # one stage's center unit and RF box (rfzoo.probe.targets)
 
 
 def trace_for_maps(model: nn.Module, source: str, input_size: Sequence[int], in_channels: int) -> Traced:
@@ -68,29 +61,8 @@ def trace_for_maps(model: nn.Module, source: str, input_size: Sequence[int], in_
 
 def stage_targets(traced: Traced, nodes: Sequence[str] | None = None, label: str = "the model") -> list[StageTarget]:
     """The center unit of each stage (or of each layer in `nodes`) and its RF box."""
-    analysis = traced.analysis
-    names = stage_names(analysis)
-    if nodes is None:
-        if not names:
-            raise TrainedErfError(f"{label} has no stage with a local receptive field")
-        nodes = names
     known = {n.name for n in traced.gm.graph.nodes}
-    out = []
-    for node in nodes:
-        try:
-            layer = analysis.layer(node)
-        except KeyError:
-            hint = f"; stages: {', '.join(names)}" if names else ""
-            raise TrainedErfError(f"no layer {node!r} in {label}{hint}") from None
-        if layer.rf is None or any(n is None for n in layer.output_size):
-            raise TrainedErfError(f"layer {node!r} has no local receptive field (global context only)")
-        if analysis.fx_node(node) not in known:
-            raise TrainedErfError(f"the traced graph of {label} lacks {analysis.fx_node(node)!r}")
-        size = tuple(int(n) for n in layer.output_size)
-        unit = center_unit(size)
-        box = [(int(a), int(b)) for a, b in analysis.unit_box(node, unit)]  # type: ignore[misc]
-        out.append(StageTarget(node, Target(analysis.fx_node(node), unit, size), box))
-    return out
+    return center_targets(traced.analysis, nodes, label=label, traced_nodes=known, error=TrainedErfError)
 
 
 def noise_inputs(traced: Traced, samples: int, seed: int) -> torch.Tensor:

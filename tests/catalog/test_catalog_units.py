@@ -129,6 +129,41 @@ def test_analysis_version_covers_analysis_code_only() -> None:
     assert not any(f.startswith("site/") for f in files)
 
 
+def test_plan_code_is_in_the_analysis_key_and_measuring_code_in_the_probe_key() -> None:
+    """A plan fix re-analyzes (and carries every unchanged plan's results over); a change to
+    what runs while measuring re-measures."""
+    analysis = {p.relative_to(cache.PACKAGE_DIR).as_posix() for p in cache._source_files()
+                if not p.relative_to(cache.PACKAGE_DIR).as_posix().startswith("probe/")}
+    probe = {p.relative_to(cache.PACKAGE_DIR).as_posix() for p in sorted(cache.PACKAGE_DIR.rglob("*.py"))
+             if cache._is_probe_code(p)}
+    assert set(cache.PLAN_CODE) <= {p.relative_to(cache.PACKAGE_DIR).as_posix() for p in cache._source_files()}
+    assert not set(cache.PLAN_CODE) & probe
+    assert {"probe/targets.py", "probe/verify.py", "probe/support.py", "probe/runner.py",
+            "catalog/probe_step.py"} <= probe
+    assert not probe & analysis
+
+
+# What code in the probe's key may call from the plan's: functions that return plans, all of
+# whose content the stored fingerprint holds. Anything else would change a measurement
+# without changing its key.
+PLAN_ENTRY_POINTS = {"plan_axes", "default_size_plan", "plan_fingerprint", "fingerprint_without_model"}
+
+
+def test_measuring_code_uses_the_plan_code_only_through_plans() -> None:
+    import ast
+
+    plan_modules = {"rfzoo." + rel[:-3].replace("/", ".") for rel in cache.PLAN_CODE}
+    for path in sorted(cache.PACKAGE_DIR.rglob("*.py")):
+        if not cache._is_probe_code(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert not {a.name for a in node.names} & plan_modules, path
+            elif isinstance(node, ast.ImportFrom) and node.module in plan_modules:
+                used = {a.name for a in node.names}
+                assert used <= PLAN_ENTRY_POINTS, f"{path.name} imports {used - PLAN_ENTRY_POINTS}"
+
+
 def _layer(name: str, jump: int, rf: int, kind: str = "conv") -> dict:
     return {"name": name, "kind": kind, "jump": [jump, jump], "rf": [rf, rf],
             "rf_min": [rf, rf], "output_size": [224 // jump] * 2, "global": False}

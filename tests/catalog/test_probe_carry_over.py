@@ -65,15 +65,22 @@ def test_probe_results_survive_an_engine_change_only_when_the_plan_is_the_same(
         assert entry is not None and entry.probe_key == cache.probe_key("stages")
         assert not _build(tmp_path)
 
-        # a stored probe failure (same probe code) stands too, until a probe build retries it
+        # a stored probe failure (same probe and plan code) stands too, until a probe build
+        # retries it; one from other plan code is dropped: a plan fix may have mended it
         path = store.model_path(tmp_path, REF)
         doc = store.read_json(path)
         saved = doc.pop("verification")
-        store.write_json(path, {**doc, "probe_error": "out of memory while verifying stages"})
+        failed = {**doc, "probe_error": "out of memory while verifying stages"}
+        store.write_json(path, {**failed, "probe_error_plan": cache.plan_version()})
         _engine_changed(monkeypatch, 1004)
         assert _build(tmp_path, probe=False)
         (row,) = store.read_index(tmp_path / "index.json")
         assert row["verify_note"] == "not measured: out of memory while verifying stages"
+        store.write_json(path, {**failed, "probe_error_plan": "older plan code"})
+        _engine_changed(monkeypatch, 1006)
+        assert _build(tmp_path, probe=False)
+        (row,) = store.read_index(tmp_path / "index.json")
+        assert row["verify_note"] == "not measured yet"
         store.write_json(path, {**doc, "verification": saved})
 
         _mark(tmp_path, marker="stale", plan_fingerprint="a plan the new analysis does not give")

@@ -7,7 +7,7 @@ import torch
 
 import rfzoo
 from rfzoo.probe.api import prepare
-from rfzoo.probe.plan import stage_names
+from rfzoo.probe.targets import stage_names
 from rfzoo.probe.verify import axis_plans, verification_entry
 
 NAME = "timm/vit_tiny_patch16_224"

@@ -10,9 +10,10 @@ from torch import nn
 
 import rfzoo
 from rfzoo.probe.api import prepare, probe_model
-from rfzoo.probe.plan import StageUnit, copied_layers, runtime_target
+from rfzoo.probe.plan import copied_layers
 from rfzoo.probe.runner import LocalRunner
 from rfzoo.probe.support import gradient_support
+from rfzoo.probe.targets import StageUnit, runtime_target
 from rfzoo.probe.units import unit_values
 from rfzoo.probe.verify import axis_plans, verification_entry
 

@@ -51,10 +51,10 @@ def test_densenet121_float32_loses_the_edge() -> None:
     import rfzoo
     from rfzoo.models import resolve
     from rfzoo.probe.api import prepare
-    from rfzoo.probe.plan import runtime_target
     from rfzoo.probe.runner import LocalRunner
     from rfzoo.probe.support import Target, gradient_supports
-    from rfzoo.probe.verify import axis_plans, detach_names
+    from rfzoo.probe.targets import detach_names, runtime_target
+    from rfzoo.probe.verify import axis_plans
 
     spec = resolve("torchvision/densenet121")
     analysis = rfzoo.analyze(spec.full_name)

@@ -10,8 +10,9 @@ from torch import nn
 import rfzoo
 from rfzoo.probe.api import prepare, probe_model
 from rfzoo.probe.effective import axis_clipped
-from rfzoo.probe.plan import PlanError, StageUnit, narrow_widths, runtime_target
-from rfzoo.probe.verify import axis_plans, measure_axis
+from rfzoo.probe.plan import narrow_widths, plan_axes
+from rfzoo.probe.targets import NoWidthRuns, PlanError, StageUnit, runtime_target
+from rfzoo.probe.verify import axis_plans, fallback_plan, measure_axis, verification_entry
 from rfzoo.probe.weights import skipped_library_init
 
 
@@ -110,3 +111,80 @@ def test_skipped_library_init_restores_torch_init() -> None:
         assert nn.init.kaiming_uniform_ is not before
     assert nn.init.kaiming_uniform_ is before
     assert layer.weight.shape == (3, 3)
+
+
+class PooledHead(nn.Module):
+    """VGG's head in small: a conv as wide as the map (8x8 at a 32-pixel input), then global
+    average pooling, which is local only while the map it pools is 1x1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.down = nn.AvgPool2d(4)  # a max pool's support needs many samples to fill its box
+        self.head = nn.Conv2d(4, 4, 8)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.head(self.down(torch.relu(self.conv(x)))))
+
+
+def _plans_and_reference(model: nn.Module, size: int, **kwargs) -> tuple:
+    analysis = rfzoo.analyze(model, size)
+    prepared = prepare(model)
+    names = [*(s.name for s in analysis.stage_layers()), *kwargs.pop("extra", [])]
+    return prepared, analysis, axis_plans(prepared.analyze_at, analysis, stages=names, **kwargs)
+
+
+def test_a_stage_local_at_the_default_input_only_is_measured_there() -> None:
+    """The plan's larger input would make the pooling global: the default input is
+    measured instead, with the box cut to it (timm's VGG used to be left unmeasured)."""
+    model = PooledHead()
+    prepared, analysis, plans = _plans_and_reference(model, 32, extra=["pool"])
+    (plan,) = plans
+    assert plan.joint and plan.full_size == (32, 32)
+    assert plan.at_default.startswith("pool is local at the default input only (global at ")
+    ver = verification_entry(prepared.gm, analysis, plans, prepared.in_channels)
+    assert ver["verified"] is True and ver["clipped"] == ["pool"]  # RF 34 on a 32-pixel input
+    assert ver["at_default"] == plan.at_default and ver["input_size"] == [32, 32]
+
+
+def test_rfs_past_the_probe_limit_are_measured_at_the_default_input() -> None:
+    model = Deep()  # RF 51 with jump 2: a 32-pixel limit cannot hold it
+    analysis = rfzoo.analyze(model, 32)
+    prepared = prepare(model)
+    plans = plan_axes(prepared.analyze_at, analysis, max_length=32)
+    (plan,) = plans
+    assert plan.at_default == "holding these RFs whole takes an input over 32 pixels, the probe's limit"
+    ver = verification_entry(prepared.gm, analysis, plans, prepared.in_channels)
+    assert ver["verified"] is True and "deep.11" in ver["clipped"]
+    assert ver["clipped_reason"].startswith(plan.at_default + "; these stages' RFs reach past the 32x32 input")
+
+
+class SizedTable(nn.Module):
+    """A per-column scale from a table sized for a 16-pixel-wide input, read by a computed
+    index: the analysis (meta tensors, no index checks) runs at any width, the real model
+    only up to 16, as MViTv2's relative-position tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(*(nn.Conv2d(1, 1, 3, padding=1) for _ in range(5)))
+        self.table = nn.Parameter(torch.ones(16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.convs(x)
+        return y * self.table[torch.arange(y.shape[-1])]
+
+
+def test_a_model_that_fails_at_the_planned_input_is_measured_at_the_default() -> None:
+    model = SizedTable()
+    meta = SizedTable().to("meta")
+    analysis = rfzoo.analyze(model, 16)
+    prepared = prepare(model)
+    plans = axis_plans(lambda size: rfzoo.analyze(meta, size), analysis)
+    assert plans[0].full_size[1] > 16 and not plans[0].at_default
+    with pytest.raises(NoWidthRuns, match="IndexError"):
+        verification_entry(prepared.gm, analysis, plans, prepared.in_channels)
+    fallback = fallback_plan(plans, analysis, [s.name for s in analysis.stage_layers()], all_layers=False)
+    assert fallback is not None and fallback.joint and fallback.full_size == (16, 16)
+    ver = verification_entry(prepared.gm, analysis, [fallback], prepared.in_channels)
+    assert ver["verified"] is True and ver["at_default"] == "the model fails at the planned larger input"

@@ -131,3 +131,34 @@ def test_verified_cell_says_why_a_model_is_not_verified() -> None:
     assert "not measured" in html and 'title="not measured: out of memory at 9.6 GB"' in html
     key, html = verified_cell(False, "disagrees at layer4")
     assert "✗ no" in html and "disagrees at layer4" in html
+
+
+def test_a_model_verified_inside_the_image_only_says_so() -> None:
+    from rfzoo.catalog.coverage import verification_lines
+    from rfzoo.catalog.rows import verify_note
+    from rfzoo.site.index_page import verified_cell
+
+    why = "the model takes one input size 224x224; these stages' RFs reach past the 224x224 input"
+    doc = {"status": "exact", "verification": {"verified": True, "clipped": ["blocks.11"],
+                                               "clipped_reason": why}}
+    note = verify_note(doc)
+    assert note == f"verified inside the image only: {why}"
+    assert verify_note({"status": "exact", "verification": {"verified": True}}) == ""
+    key, html = verified_cell(True, note)
+    assert key == "2" and "✓ in image" in html and "224x224" in html
+    rows = [{"source": "timm", "status": "exact", "verified": True, "verify_note": note},
+            {"source": "timm", "status": "exact", "verified": True, "verify_note": ""}]
+    assert verification_lines(rows)[0] == "verified timm: 2/2 exact models (100.0%), 1 of them inside the image only"
+
+
+def test_the_support_check_says_where_it_was_measured() -> None:
+    from rfzoo.site.model_checks import verification_table
+
+    stage = {"node": "s", "unit": [3, 3], "analytic_box": [[0, 9], [0, 9]],
+             "measured_box": [[0, 9], [0, 9]], "agree": True}
+    ver = {"verified": True, "dtype": "float64", "samples": 3, "input_size": [224, 224],
+           "stages": [stage], "at_default": "the model fails at the planned larger input (IndexError)"}
+    html = verification_table(ver)
+    assert "Measured at the default input" in html and "the model fails at the planned larger input" in html
+    clipped = verification_table({**ver, "clipped": ["s"], "clipped_reason": "cut: inside it only"})
+    assert "Checked inside the image only: 1 stage(s)" in clipped and "Measured at the default" not in clipped
