@@ -41,7 +41,7 @@ def one_case(name: str, size: int) -> dict[str, float]:
     from rfzoo.probe.api import prepare
     from rfzoo.probe.effective import activation_bytes, default_stage_units, measure
     from rfzoo.probe.runner import LocalRunner
-    from rfzoo.probe.verify import detach_names
+    from rfzoo.probe.targets import detach_names
 
     torch.set_num_threads(1)
     prepared = prepare(name)

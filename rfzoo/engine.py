@@ -230,6 +230,7 @@ class ReceptiveFieldEngine:
                 done = self.results[rep].axes[k]
                 assert done is not None
                 axis.rf, axis.rf_min, axis.lo, axis.hi = done.rf, done.rf_min, done.lo, done.hi
+                axis.jump = done.jump
                 continue
             n = node.output_size[k]
             # One period of positions, but only units that exist: past the map's end the
@@ -245,6 +246,26 @@ class ReceptiveFieldEngine:
             axis.rf_min = min(sizes_min)
             first, last = self.unit_hull(node.name, k, 0)
             axis.lo, axis.hi = Fraction(first), Fraction(last)
+            if n is not None and n > 1:
+                axis.jump = self._center_spacing(node.name, k, axis.period, n)
+
+    def _center_spacing(self, name: str, k: int, period: int, n: int) -> Fraction:
+        """A position-dependent node's jump: how far its units' RF centers move per unit.
+
+        Over one period in the middle of the map, the centers move by exactly ``period *
+        jump`` (FCN's 8x bilinear upsampling: 1 pixel per unit). A pattern longer than the
+        map has no such rate: the mean from the first unit to the last, so ``center + i *
+        jump`` is exact at both ends. The merged inputs' nominal jumps can be far off
+        (CSATv2: 20.4 where the centers are 41.1 apart).
+        """
+        span = period if period <= n - 1 else n - 1
+        start = max(0, min(n // 2 - span // 2, n - 1 - span))
+
+        def center(u: int) -> Fraction:
+            lo, hi = self.unit_hull(name, k, u)
+            return Fraction(lo + hi, 2)
+
+        return (center(start + span) - center(start)) / span
 
     def map_units_back(self, name: str, k: int, lo: int, hi: int) -> tuple[tuple[int, int], int]:
         """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.

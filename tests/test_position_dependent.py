@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from oracle import assert_agree, compare, prepared
@@ -170,3 +171,49 @@ def test_align_corners_jump_is_the_spacing_of_the_unit_boxes():
         assert len(fits) >= 55
         for u in fits[:4] + fits[len(fits) // 2 :][:4] + fits[-4:]:  # a period at each side and the middle
             assert_agree(compare(analysis, runner, ["smooth"], {"smooth": (u, u)}))
+
+
+class AdaptiveGate(nn.Module):
+    """CSATv2's spatial gate in small: a 64-unit map pooled to 7 cells of 9 or 10 units,
+    resized back with align_corners=True and added to the map, twice, then a stride-2
+    conv. Cells of two sizes repeat no sooner than the map ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 1, 4, stride=4)
+        self.gates = nn.ModuleList(nn.Conv2d(1, 1, 3, padding=1) for _ in range(2))
+        self.down = nn.Conv2d(1, 1, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.stem(x)  # 256 -> 64 units at jump 4
+        for gate in self.gates:
+            g = gate(F.adaptive_avg_pool2d(a, 7))
+            a = a + F.interpolate(g, size=a.shape[-2:], mode="bilinear", align_corners=True)
+        return self.down(a)
+
+
+def test_position_dependent_jump_is_how_far_the_centers_move():
+    """The nominal jump of merged paths (the finest input grid) drifted from the boxes: on
+    CSATv2 it said 20.4 where the centers are 41.1 apart. The jump is now the centers' move
+    per unit, over a period or, for a pattern longer than the map, from end to end."""
+    analysis = analyze(AdaptiveGate(), 256)  # its boxes pass the image: checked as FPN's are, above
+    for name in ("add", "add_1", "down"):
+        layer = analysis.layer(name)
+        n = layer.output_size[0]
+        centers = [sum(analysis.unit_box(name, (u, u))[0]) / 2 for u in range(n)]
+        assert layer.position_dependent and layer.center[0] == centers[0]
+        assert layer.jump[0] == pytest.approx((centers[-1] - centers[0]) / (n - 1)), name
+    # a period shorter than the map: the rate over it (FCN's upsampling moves 1 px per unit)
+    fcn = analyze(Upsampled8(), 64)
+    up = fcn.layer("interpolate")
+    centers = [sum(fcn.unit_box("interpolate", (u, u))[0]) / 2 for u in range(64)]
+    assert up.jump == [1, 1] and centers[40] - centers[32] == 8
+
+
+class Upsampled8(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(1, 1, 8, stride=8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.down(x), scale_factor=8, mode="bilinear", align_corners=False)
