@@ -229,12 +229,22 @@ def test_section_maps_picker_zoom_and_metrics(pg, trained_site) -> None:  # type
         wait_stage(pg, trained, index)
     check_maps_drawn(pg)
     # zoom (and reset) one map: the other follows
+    initial = pg.evaluate("k => document.querySelector('[data-rfz-trained=\"' + k + '\"]')._fullLayout.yaxis.range.slice()",
+                          KEYS[0])
+    assert initial[0] > initial[1]  # image rows run down
     for key, other in (KEYS, KEYS[::-1]):
         pg.evaluate("k => Plotly.relayout(document.querySelector('[data-rfz-trained=\"' + k + '\"]'),"
                     " {'xaxis.range': [60, 120], 'yaxis.range': [130, 70]})", key)
         pg.wait_for_function("""k => { const l = document.querySelector('[data-rfz-trained="' + k + '"]').layout;
             return l.xaxis.range[0] === 60 && l.xaxis.range[1] === 120 && l.yaxis.range[0] === 130; }""",
                              arg=other, timeout=5000)
+    # double-clicks return to the first view, rows still running down (plotly's default, reset
+    # then autoscale, turned the map upside down on the second)
+    for _ in range(2):
+        pg.locator(f'[data-rfz-trained="{KEYS[0]}"] .nsewdrag').first.dblclick()
+        pg.wait_for_timeout(300)
+    pg.wait_for_function("""([k, y0]) => { const r = document.querySelector('[data-rfz-trained="' + k + '"]')._fullLayout.yaxis.range;
+        return Math.abs(r[0] - y0) < 1e-6 && r[0] > r[1]; }""", arg=[KEYS[0], initial[0]], timeout=5000)
     # the metrics table: two rows a stage, the file's numbers
     rows = metrics_rows(pg)
     assert rows is not None and len(rows) == 2 * len(stages)

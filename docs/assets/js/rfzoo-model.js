@@ -192,11 +192,7 @@
         var fig = data.charts[el.getAttribute("data-rfz-chart")];
         if (!fig) return null;
         fig = recolor(fig, map);
-        var small = el.clientWidth && el.clientWidth < 560;
-        // phones: no toolbar over the legend (pinch and tap still zoom and hover)
-        var config = { responsive: true, displaylogo: false, displayModeBar: small ? false : "hover",
-          modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-        return Plotly.react(el, fig.data.map(decodeHeatmap), themed(fig.layout, el), config).then(function () {
+        return Plotly.react(el, fig.data.map(decodeHeatmap), themed(fig.layout, el), shared.modelChartConfig(el)).then(function () {
           el.setAttribute("data-rfz-rendered", sch);
         });
       }));

@@ -17,7 +17,6 @@
   }
 
   function draw(Plotly, view) {
-    keepPlotlyCss();
     var map = scheme() === "slate" ? view.data.colors || {} : {};
     var index = stageIndex(view), node = view.spec.stages[index];
     return Promise.all(KEYS.map(function (key) {
@@ -26,11 +25,7 @@
       fig = recolor(fig, map);
       el.setAttribute("aria-label", "Heat map of the effective RF of " + node + ", " +
         (key === "random" ? "random init" : "pretrained") + " weights.");
-      var small = el.clientWidth && el.clientWidth < 560;
-      // phones: no toolbar over the map (pinch and tap still zoom and hover), as rfzoo-model.js
-      var config = { responsive: true, displaylogo: false, displayModeBar: small ? false : "hover",
-        modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-      return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout, el), config).then(function () {
+      return Plotly.react(el, fig.data.map(shared.decodeHeatmap), themed(fig.layout, el), shared.modelChartConfig(el)).then(function () {
         el.setAttribute("data-rfz-rendered", scheme());
       });
     }));
@@ -82,27 +77,6 @@
   new MutationObserver(function () {
     if (current && current.spec && window.Plotly) draw(window.Plotly, current);
   }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
-
-  // plotly.js puts its stylesheet (<style id="plotly.js-style-global">, which positions the
-  // plot's layers and its toolbar) in <head> once, when it loads, with rules inserted through
-  // the CSSOM (not in the element's text). Material's instant navigation removes every <head>
-  // element the next page's HTML lacks, so after one navigation the maps were drawn without
-  // it: colour bar, axis titles, RF box and legend pushed out of the frame, the toolbar
-  // unstyled. The rules are copied while the sheet is there and put back as text when it is
-  // gone; the sheet is page-wide, so every chart on the page benefits.
-  var PLOTLY_CSS = "plotly.js-style-global", plotlyCssText = "";
-  function keepPlotlyCss() {
-    var el = document.getElementById(PLOTLY_CSS);
-    if (el && el.sheet && el.sheet.cssRules.length) {
-      plotlyCssText = Array.prototype.map.call(el.sheet.cssRules, function (r) { return r.cssText; }).join("\n");
-    } else if (!el && plotlyCssText) {
-      el = document.createElement("style");
-      el.id = PLOTLY_CSS;
-      el.textContent = plotlyCssText;
-      document.head.appendChild(el);
-    }
-  }
-  new MutationObserver(keepPlotlyCss).observe(document.head, { childList: true });
 
   shared.onEveryPage(onPage);
 })();

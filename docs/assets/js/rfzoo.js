@@ -10,7 +10,10 @@
   var plotlyLoading = null;
 
   function loadPlotly() {
-    if (window.Plotly) return Promise.resolve(window.Plotly);
+    if (window.Plotly) {
+      keepPlotlyCss(); // put plotly's stylesheet back if a navigation took it (see below)
+      return Promise.resolve(window.Plotly);
+    }
     if (!plotlyLoading) {
       plotlyLoading = new Promise(function (resolve, reject) {
         var s = document.createElement("script");
@@ -22,6 +25,27 @@
     }
     return plotlyLoading;
   }
+
+  // plotly.js puts its stylesheet (<style id="plotly.js-style-global">, which positions the
+  // plot's layers and its toolbar) in <head> once, when it loads, with rules inserted through
+  // the CSSOM (not in the element's text). Material's instant navigation removes every <head>
+  // element the next page's HTML lacks, so after one navigation the maps were drawn without
+  // it: colour bar, axis titles, RF box and legend pushed out of the frame, the toolbar
+  // unstyled. The rules are copied while the sheet is there and put back as text when it is
+  // gone; the sheet is page-wide, so every chart on the page benefits.
+  var PLOTLY_CSS = "plotly.js-style-global", plotlyCssText = "";
+  function keepPlotlyCss() {
+    var el = document.getElementById(PLOTLY_CSS);
+    if (el && el.sheet && el.sheet.cssRules.length) {
+      plotlyCssText = Array.prototype.map.call(el.sheet.cssRules, function (r) { return r.cssText; }).join("\n");
+    } else if (!el && plotlyCssText) {
+      el = document.createElement("style");
+      el.id = PLOTLY_CSS;
+      el.textContent = plotlyCssText;
+      document.head.appendChild(el);
+    }
+  }
+  new MutationObserver(keepPlotlyCss).observe(document.head, { childList: true });
 
   // --- figure data -------------------------------------------------------------------------
   // The figure JSON is the chart's sibling <script type="application/json">[figure]</script>.
@@ -89,6 +113,16 @@
   }
 
   var PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+  // Model pages' charts. A heat map's y axis runs down (image rows) through a range set by
+  // hand: plotly's autoscale (its double-click and toolbar button) would turn it upside down,
+  // so double-click returns to the initial view and the autoscale button is left out. Phones
+  // get no toolbar over the legend (pinch and tap still zoom and hover).
+  function modelChartConfig(el) {
+    var small = el.clientWidth && el.clientWidth < 560;
+    return { responsive: true, displaylogo: false, displayModeBar: small ? false : "hover",
+      doubleClick: "reset", modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };
+  }
 
   function draw(Plotly, el) {
     var fig = figureOf(el);
@@ -594,7 +628,7 @@
   }
 
   window.rfzoo = {
-    loadPlotly: loadPlotly, pageData: pageData, decodeHeatmap: decodeHeatmap, cssVar: cssVar,
+    loadPlotly: loadPlotly, modelChartConfig: modelChartConfig, pageData: pageData, decodeHeatmap: decodeHeatmap, cssVar: cssVar,
     onEveryPage: onEveryPage, scheme: scheme, recolor: recolor, modelLayout: modelLayout,
   };
   onEveryPage(onPage);
