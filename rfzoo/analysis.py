@@ -273,7 +273,8 @@ def analyze(
     with _training_flags_kept(model_or_name):
         model = model_or_name.eval()
         source = "timm" if type(model).__module__.startswith("timm.") else "user"
-        gm = trace(model, source)
+        # the input's rank where the size says it (one number may be one axis or a square)
+        gm = trace(model, source, 2 + len(sizes) if sizes is not None and len(sizes) > 1 else None)
         size, channels = graph_input(gm, sizes, channels)
         device, dtype = _device_of(model)
         values = _shapes_or_explain(gm, size, channels, device, dtype)
@@ -292,7 +293,7 @@ def _analyze_named(spec: ModelSpec, sizes: tuple[int, ...] | None, in_channels: 
         except RfzooError as err:
             last_error = err
             continue
-        gm = trace(model, spec.source)
+        gm = trace(model, spec.source, None if spec.source == "user" else 2 + len(size))
         if spec.source == "user":
             size, channels = graph_input(gm, sizes, in_channels)
         try:

@@ -158,7 +158,7 @@ class ReceptiveFieldEngine:
         axes: list[AxisRF | None] = []
         for k in range(self.naxes):
             carried = [(e.maps[k], r.axes[k]) for e, r in local if e.maps[k] is not None and r.axes[k] is not None]
-            axes.append(self._combine(carried) if carried else None)
+            axes.append(self._combine(carried, self._shape_stride(node, k)) if carried else None)
         rec = NodeRF(node.name, axes, is_global, depends)
         self._check_alignment(rec, local)
         return rec
@@ -181,7 +181,13 @@ class ReceptiveFieldEngine:
         # Placeholders: the exact pass over positions fills rf and rf_min.
         return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
 
-    def _combine(self, carried: list[tuple[Transform, AxisRF]]) -> AxisRF:
+    def _shape_stride(self, node: GraphNode, k: int) -> Fraction | None:
+        """Input pixels per unit of the node's map along axis k (224 / 7 = 32), if known."""
+        n = node.output_size[k] if k < len(node.output_size) else None
+        extent = self.input_size[k] if k < len(self.input_size) else None
+        return Fraction(extent, n) if n and extent else None
+
+    def _combine(self, carried: list[tuple[Transform, AxisRF]], stride: Fraction | None = None) -> AxisRF:
         states = [self._through(t, a) for t, a in carried]
         if len(states) == 1:
             return states[0]
@@ -196,7 +202,12 @@ class ReceptiveFieldEngine:
                 max(s.in_lo for s in states), min(s.in_hi for s in states),
             )
         period = math.lcm(*(s.period for s in states))
-        jump = min(jumps)  # mismatched jumps: the finest grid is the node's grid
+        # Mismatched jumps (a resize that is not a whole factor, align_corners): the node's
+        # grid is the input's whose spacing is nearest the map's own, input pixels per unit
+        # (CSATv2's gate resized back onto its residual: the residual's 8, not the gate's
+        # 6.97, which compounded to 20.4 where the last map's stride is 64). Each unit's
+        # exact box is separate (`unit_box`).
+        jump = min(jumps, key=lambda j: (abs(j - stride), j)) if stride is not None else min(jumps)
         return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
 
     def _check_alignment(self, rec: NodeRF, local: list[tuple[Edge, NodeRF]]) -> None:
@@ -230,7 +241,6 @@ class ReceptiveFieldEngine:
                 done = self.results[rep].axes[k]
                 assert done is not None
                 axis.rf, axis.rf_min, axis.lo, axis.hi = done.rf, done.rf_min, done.lo, done.hi
-                axis.jump = done.jump
                 continue
             n = node.output_size[k]
             # One period of positions, but only units that exist: past the map's end the
@@ -246,26 +256,6 @@ class ReceptiveFieldEngine:
             axis.rf_min = min(sizes_min)
             first, last = self.unit_hull(node.name, k, 0)
             axis.lo, axis.hi = Fraction(first), Fraction(last)
-            if n is not None and n > 1:
-                axis.jump = self._center_spacing(node.name, k, axis.period, n)
-
-    def _center_spacing(self, name: str, k: int, period: int, n: int) -> Fraction:
-        """A position-dependent node's jump: how far its units' RF centers move per unit.
-
-        Over one period in the middle of the map, the centers move by exactly ``period *
-        jump`` (FCN's 8x bilinear upsampling: 1 pixel per unit). A pattern longer than the
-        map has no such rate: the mean from the first unit to the last, so ``center + i *
-        jump`` is exact at both ends. The merged inputs' nominal jumps can be far off
-        (CSATv2: 20.4 where the centers are 41.1 apart).
-        """
-        span = period if period <= n - 1 else n - 1
-        start = max(0, min(n // 2 - span // 2, n - 1 - span))
-
-        def center(u: int) -> Fraction:
-            lo, hi = self.unit_hull(name, k, u)
-            return Fraction(lo + hi, 2)
-
-        return (center(start + span) - center(start)) / span
 
     def map_units_back(self, name: str, k: int, lo: int, hi: int) -> tuple[tuple[int, int], int]:
         """Input-pixel hull of units lo..hi of node `name` along axis k, and the smallest path's size.

@@ -17,6 +17,7 @@ import torch
 from torch import fx, nn
 
 from rfzoo.errors import InputTooSmallError, RfzooError, UntraceableModelError
+from rfzoo.opaque import opaque_methods
 
 # timm notrace modules that rfzoo traces through anyway, each with why that is exact.
 TRACED_THROUGH = {
@@ -36,14 +37,42 @@ def _opaque_timm_functions() -> tuple[Any, ...]:
     return (bottleneck_attn.rel_logits_1d, halo_attn.rel_logits_1d)
 
 
-def tracer_for(source: str) -> fx.Tracer:
+class _RankedProxy(fx.Proxy):
+    """A proxy whose `ndim` is known when it is the model's input: `if x.ndim == 4:` picks
+    the image branch instead of stopping the trace (timm's Gemma4 patch embedding)."""
+
+    @property
+    def ndim(self) -> Any:
+        rank = self.node.meta.get("rfzoo_rank")
+        if rank is not None:
+            return rank
+        return self.tracer.create_proxy("call_function", getattr, (self, "ndim"), {})
+
+
+class RfzooTracer(fx.Tracer):
+    """fx's tracer, with the input's rank known when the caller knows it (`input_rank`)."""
+
+    input_rank: int | None = None
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _RankedProxy(node, self)
+
+    def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, name: str | None = None,
+                     type_expr: Any = None, proxy_factory_fn: Any = None) -> fx.Proxy:
+        proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
+        if kind == "placeholder" and not any(n.op == "placeholder" for n in self.graph.nodes if n is not proxy.node):
+            proxy.node.meta["rfzoo_rank"] = self.input_rank
+        return proxy
+
+
+def tracer_for(source: str) -> RfzooTracer:
     if source == "timm":
         from timm.layers import _fx as timm_fx
 
         leaves = tuple(m for m in timm_fx.get_notrace_modules() if m.__name__ not in TRACED_THROUGH)
         functions = tuple(f for f in timm_fx.get_notrace_functions() if callable(f)) + _opaque_timm_functions()
 
-        class TimmTracer(fx.Tracer):
+        class TimmTracer(RfzooTracer):
             def __init__(self) -> None:
                 super().__init__(autowrap_functions=functions)
 
@@ -51,7 +80,7 @@ def tracer_for(source: str) -> fx.Tracer:
                 return isinstance(m, leaves) or super().is_leaf_module(m, qualname)
 
         return TimmTracer()
-    return fx.Tracer()
+    return RfzooTracer()
 
 
 def _holds_timm_modules(model: nn.Module) -> bool:
@@ -60,11 +89,17 @@ def _holds_timm_modules(model: nn.Module) -> bool:
     return any(type(m).__module__.startswith("timm.") for m in model.modules())
 
 
-def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
-    """Symbolically trace `model`; an untraceable model raises a one-line error saying where."""
+def trace(model: nn.Module, source: str = "user", input_rank: int | None = None) -> fx.GraphModule:
+    """Symbolically trace `model`; an untraceable model raises a one-line error saying where.
+
+    `input_rank` (4 for images: N, C, H, W) answers the model's `x.ndim`; by default a timm
+    model's declared input size gives it.
+    """
     tracer = tracer_for("timm" if source == "timm" or _holds_timm_modules(model) else source)
+    tracer.input_rank = input_rank if input_rank is not None else _declared_rank(model)
     try:
-        graph = tracer.trace(model, concrete_args=_plain_default_args(model))
+        with opaque_methods(model, tracer):
+            graph = tracer.trace(model, concrete_args=_plain_default_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
     root = _codegen_safe_root(tracer.root, graph)
@@ -74,6 +109,13 @@ def trace(model: nn.Module, source: str = "user") -> fx.GraphModule:
         raise UntraceableModelError(f"torch.fx cannot compile {type(model).__name__}: {_one_line(err)}") from None
     gm.training = tracer.root.training
     return gm
+
+
+def _declared_rank(model: nn.Module) -> int | None:
+    """1 + len(input_size) of a timm model's pretrained config ((3, H, W): 4), else None."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, dict) else None
+    return 1 + len(size) if isinstance(size, (tuple, list)) and size else None
 
 
 def _codegen_safe_root(root: nn.Module, graph: fx.Graph) -> nn.Module | dict[str, Any]:

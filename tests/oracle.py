@@ -21,11 +21,13 @@ def center_unit(size: Sequence[int]) -> tuple[int, ...]:
     return tuple(s // 2 for s in size)
 
 
-def prepared(model: nn.Module, input_size: int | Sequence[int]) -> tuple[Analysis, LocalRunner]:
+def prepared(model: nn.Module, input_size: int | Sequence[int],
+             in_channels: int | None = None) -> tuple[Analysis, LocalRunner]:
     model = model.to("cpu").double().eval()
     randomize_(model)
     model.double()
-    analysis = analyze(model, input_size if isinstance(input_size, int) else tuple(input_size))
+    analysis = analyze(model, input_size if isinstance(input_size, int) else tuple(input_size),
+                       in_channels=in_channels)
     detach = {analysis.fx_node(n) for n in analysis.global_context_nodes()}
     return analysis, LocalRunner(analysis.graph_module, detach=detach)
 

@@ -192,18 +192,19 @@ class AdaptiveGate(nn.Module):
         return self.down(a)
 
 
-def test_position_dependent_jump_is_how_far_the_centers_move():
-    """The nominal jump of merged paths (the finest input grid) drifted from the boxes: on
-    CSATv2 it said 20.4 where the centers are 41.1 apart. The jump is now the centers' move
-    per unit, over a period or, for a pattern longer than the map, from end to end."""
-    analysis = analyze(AdaptiveGate(), 256)  # its boxes pass the image: checked as FPN's are, above
-    for name in ("add", "add_1", "down"):
+def test_a_merge_of_mismatched_jumps_keeps_the_maps_grid():
+    """The gate's path comes back on a grid of (7-1)/(64-1) cells per unit (align_corners),
+    not the residual's: the merged map's jump is the residual's stride (4 px, 256 / 64), not
+    the finer of the two, which compounded from block to block (CSATv2's summary said 20.4
+    where its last map's stride is 64)."""
+    analysis = analyze(AdaptiveGate(), 256)
+    for name, stride in (("add", 4), ("add_1", 4), ("down", 8)):
         layer = analysis.layer(name)
-        n = layer.output_size[0]
-        centers = [sum(analysis.unit_box(name, (u, u))[0]) / 2 for u in range(n)]
-        assert layer.position_dependent and layer.center[0] == centers[0]
-        assert layer.jump[0] == pytest.approx((centers[-1] - centers[0]) / (n - 1)), name
-    # a period shorter than the map: the rate over it (FCN's upsampling moves 1 px per unit)
+        assert layer.position_dependent and layer.jump == [stride, stride], name
+        # each unit's own box is exact: the first unit's is where the center says
+        box = analysis.unit_box(name, (0, 0))
+        assert layer.center[0] == sum(box[0]) / 2
+    # a single resize keeps its own spacing: FCN's 8x upsampling moves 1 pixel per unit
     fcn = analyze(Upsampled8(), 64)
     up = fcn.layer("interpolate")
     centers = [sum(fcn.unit_box("interpolate", (u, u))[0]) / 2 for u in range(64)]

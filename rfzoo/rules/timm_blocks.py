@@ -1,4 +1,5 @@
-"""timm-specific blocks: CrossViT image scaling, ConvMlp, opaque global leaves."""
+"""timm-specific blocks: CrossViT image scaling, ConvMlp, opaque global leaves, Gemma4's
+soft-token pooling."""
 
 from __future__ import annotations
 
@@ -108,3 +109,27 @@ def timm_rel_logits_1d(ctx: RuleContext) -> NodeSpec:
     out = tuple(unpermuted[i] for i in mask)
     maps = tuple(IDENTITY if k in L.spatial_axes(lay) else None for k in range(ctx.naxes))
     return NodeSpec("attention", "relative-position logits", [(q, maps)], out)
+
+
+@rule("Gemma4VisionPooler._avg_pool_by_positions")
+def gemma4_soft_tokens(ctx: RuleContext) -> NodeSpec:
+    """Gemma4's soft-token pooler (traced as one call, `rfzoo.opaque`): token (y, x) of the
+    patch grid goes to cell (y // k, x // k), the cells in raster order, each the mean of its
+    k x k tokens: a k x k window with stride k on both axes. Returns (cells, cell mask).
+
+    The coordinates are the default grid of an image input (the only input rfzoo gives);
+    the model itself requires both grid sides to be multiples of k.
+    """
+    src = ctx.node.args[0]
+    lay = ctx.in_layout(src)
+    owner = getattr(ctx.node.target, "rfzoo_owner", None)
+    k = int(getattr(owner, "pooling_kernel_size", 0))
+    tokens = lay[1] if len(lay) == 3 else None
+    real = [f for f in tokens.factors if f.size > 1] if tokens is not None else []
+    if tokens is None or tokens.prefix or [f.axis for f in real] != list(range(ctx.naxes)) \
+            or not all(f.whole for f in real) or k < 1 or any(f.size % k for f in real):
+        raise UnsupportedOpError("Gemma4VisionPooler", ctx.where, f"tokens not a raster grid of {k}x{k} cells: {lay}")
+    maps = tuple(Window(k, k, 0) for _ in range(ctx.naxes))
+    cells = L.Dim(tuple(L.Factor(f.axis, f.size // k) for f in real))
+    out = (lay[0], cells, lay[2])
+    return NodeSpec("pool", f"Gemma4 soft tokens (mean of {k}x{k} patches)", [(src, maps)], (out, None))
