@@ -41,12 +41,18 @@ def ratio(value: Any) -> str:
     return DASH if value is None else f"{float(value):.2f}"
 
 
-def verified(value: Any) -> str:
-    """The index's verified flag: true, false or empty (not measured)."""
+def verified(value: Any, note: str = "") -> str:
+    """The index's verified flag (true, false or empty: not measured) and, where the index's
+    verify_note gives one, why: a box checked inside the image only, or no measurement."""
     if value is True or value == "true":
+        if note:
+            return f'<span class="rfz-ok" title="{esc(note)}">✓ verified inside the image only</span>'
         return '<span class="rfz-ok" title="verified: measured support equals the analytic RF">✓ verified</span>'
     if value is False or value == "false":
         return '<span class="rfz-bad" title="a stage disagrees with the measured support">✗ disagrees</span>'
+    reason = note.removeprefix("not measured: ") if note and note != "not measured yet" else ""
+    if reason:
+        return f'<span class="rfz-muted">not measured</span>: {esc(reason)}'
     return '<span class="rfz-muted" title="not measured yet">not measured</span>'
 
 

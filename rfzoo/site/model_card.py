@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rfzoo.catalog.rows import verify_note
 from rfzoo.markup import yaml_string
 from rfzoo.site.fmt import DASH, axes, esc, num, params, status, verified
 
@@ -161,7 +162,7 @@ def card(doc: Doc) -> str:
         ("Input size", esc(size_text(doc.get("input_size"), doc))),
         ("Feature map", f"{axes(s.get('output_size'))} at <code>{esc(s.get('node') or DASH)}</code>"),
         ("Status", status(doc.get("status"))),
-        ("Verified", verified(None if not ver else ver.get("verified"))),
+        ("Verified", verified(None if not ver else ver.get("verified"), verify_note(doc))),
         ("Parameters", params(doc.get("params"))),
     ]
     if not s:  # not analyzed (failed): only what is known, not a card of dashes

@@ -162,3 +162,15 @@ def test_the_support_check_says_where_it_was_measured() -> None:
     assert "Measured at the default input" in html and "the model fails at the planned larger input" in html
     clipped = verification_table({**ver, "clipped": ["s"], "clipped_reason": "cut: inside it only"})
     assert "Checked inside the image only: 1 stage(s)" in clipped and "Measured at the default" not in clipped
+
+
+def test_the_model_card_says_why_a_model_is_not_verified() -> None:
+    from rfzoo.site.model_card import card
+
+    base = {"status": "exact", "summary": {"rf": [427, 427], "node": "layer4"}, "input_size": [224, 224]}
+    oom = card({**base, "probe_error": "verifying stages: out of memory at the 9.4 GB per-worker limit"})
+    assert "not measured</span>: verifying stages: out of memory at the 9.4 GB per-worker limit" in oom
+    assert ">not measured</span></dd>" in card(base)  # not measured yet: no reason to give
+    inside = card({**base, "verification": {"verified": True, "clipped": ["layer4"],
+                                            "clipped_reason": "the model takes one input size 224x224"}})
+    assert "✓ verified inside the image only" in inside and "one input size 224x224" in inside
