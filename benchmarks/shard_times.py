@@ -2,6 +2,7 @@
 
     .venv/bin/rfzoo build --all --no-probe --jobs 2 --data-dir /tmp/full 2> full.log
     .venv/bin/python benchmarks/shard_times.py full.log [--jobs 2] [--shards 1 8 16]
+    .venv/bin/python benchmarks/shard_times.py default.log shard*.log --shards 8 --per-shard
 
 A build that is not on a terminal logs one line per computed model with its seconds.
 Each shard gets `rfzoo.catalog.sources.shard`'s model list (the split CI uses), and its
@@ -45,13 +46,32 @@ def wall_time(seconds: list[float], jobs: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("log", type=Path)
+    parser.add_argument("logs", type=Path, nargs="+", help="build logs (several: their times are merged)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--per-shard", action="store_true",
+                        help="list every shard of the whole catalog's split: its timed models and wall time")
     args = parser.parse_args()
-    times = model_seconds(args.log)
+    times: dict[str, float] = {}
+    for log in args.logs:
+        times.update(model_seconds(log))
+    print(f"{len(times)} models timed in {', '.join(map(str, args.logs))}; "
+          f"{sum(times.values()) / 60:.1f} min of model time")
+    if args.per_shard:
+        # the split CI runs (over every model), each shard's wall from its timed models; a
+        # partly timed shard is also scaled up to its size (a rough figure, marked ~)
+        everything = sources.all_refs()
+        for n in args.shards:
+            for i in range(1, n + 1):
+                members = sources.shard(everything, i, n)
+                timed = [times[r.id] for r in members if r.id in times]
+                wall = wall_time(timed, args.jobs)
+                scaled = "" if len(timed) == len(members) or not timed else \
+                    f", ~{wall * len(members) / len(timed) / 60:.1f} min scaled to all"
+                print(f"N={n} shard {i}: {len(timed)}/{len(members)} models timed, "
+                      f"{wall / 60:.1f} min at {args.jobs} workers{scaled}")
+        return 0
     refs = [r for r in sources.all_refs() if r.id in times]
-    print(f"{len(times)} models timed in {args.log}; {sum(times.values()) / 60:.1f} min of model time")
     base = None
     for n in args.shards:
         walls = [wall_time([times[r.id] for r in sources.shard(refs, i, n)], args.jobs) for i in range(1, n + 1)]
