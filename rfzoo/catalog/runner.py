@@ -266,6 +266,7 @@ class Builder:
         self.workers: list[Worker] = []
         self.spawned = 0
         self.memory_gb = 0.0  # per worker, set by run(); 0: no limit
+        self.out_of_memory: list[Job] = []  # measured again alone at the end (`_alone_again`)
 
     def _plan(self) -> list[Job]:
         jobs = []
@@ -343,6 +344,7 @@ class Builder:
             if todo:
                 with tempfile.TemporaryDirectory(prefix=lock.log_dir_prefix()) as log_dir:
                     self._schedule(todo, jobs, Path(log_dir), progress)
+                    self._alone_again(jobs, Path(log_dir), progress)
         except KeyboardInterrupt:
             self.report.interrupted = True
         finally:
@@ -355,6 +357,31 @@ class Builder:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         return self.report
+
+    def _alone_again(self, jobs: int, log_dir: Path, progress: Progress) -> None:
+        """Models that ran out of memory beside other workers, each again alone with the
+        memory of them all (a 1B-parameter model's probe needs ~12 GB: more than half of a
+        24 GB machine), so `--all --jobs 2` verifies them without a second command."""
+        retry, self.out_of_memory = self.out_of_memory, []
+        if not retry or jobs < 2 or self.memory_gb == 0:
+            return
+        alone = (default_memory_gb(1) if self.options.memory_gb is None
+                 else self.options.memory_gb * jobs)
+        progress.note(f"rfzoo: {len(retry)} model(s) ran out of memory at {self.memory_gb:.1f} GB per "
+                      f"worker: measuring each alone with {alone:.1f} GB")
+        again = {job.ref for job in retry}
+        self.report.outcomes = [o for o in self.report.outcomes if o.ref not in again]
+        self.report.probe_failures = [m for m in self.report.probe_failures
+                                      if m not in {r.id for r in again}]
+        progress.total += len(retry)
+        progress.to_build += len(retry)
+        self.memory_gb = alone
+        self._schedule([Job(job.ref, job.key, job.request) for job in retry], 1, log_dir, progress)
+        self.out_of_memory = []  # once alone is all there is
+
+    def _note_out_of_memory(self, job: Job, why: str) -> None:
+        if "out of memory" in why.lower() or "out-of-memory" in why.lower() or "memoryerror" in why.lower():
+            self.out_of_memory.append(job)
 
     def write_index(self) -> None:
         rows = cache.current_rows(self.data_dir)
@@ -460,6 +487,7 @@ class Builder:
                 self.report.probe_failures.append(job.ref.id)
             cache.write_entry(self.data_dir, job.ref,
                               cache.CacheEntry(job.key, event.get("probe_key"), row))
+            self._note_out_of_memory(job, f"{row.get('reason') or ''} {row.get('verify_note') or ''}")
             seconds = float(event.get("seconds") or 0.0)
             outcome = Outcome(job.ref, str(row["status"]), str(row["reason"]), False, seconds)
             self.report.outcomes.append(outcome)
@@ -511,6 +539,7 @@ class Builder:
         cache.write_entry(self.data_dir, job.ref, cache.CacheEntry(key, probe_key, row))
         seconds = time.monotonic() - job.started
         status, why = str(doc["status"]), str(doc["reason"])
+        self._note_out_of_memory(job, reason)
         self.report.outcomes.append(Outcome(job.ref, status, why, False, seconds))
         progress.finished(job.ref.id, status, seconds, cached=False)
 

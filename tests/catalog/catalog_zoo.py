@@ -68,3 +68,12 @@ def HangsOnCpu() -> nn.Module:
     if torch.empty(0).device.type == "cpu":
         time.sleep(3600)
     return _Tiny(2)
+
+
+def NeedsMemoryOnCpu() -> nn.Module:
+    """Builds on the meta device (the analysis); on the CPU (the probe) it holds 4 GB of
+    address space, never touched (no RAM): over a 6.5 GB worker limit, under twice that."""
+    model = _Tiny(2)
+    if torch.empty(0).device.type == "cpu":
+        model.ballast = torch.empty(4 * 2**30, dtype=torch.uint8)  # a plain attribute: never converted
+    return model

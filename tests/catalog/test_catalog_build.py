@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -190,3 +191,21 @@ def test_a_probe_that_hangs_keeps_the_analysis(tmp_path: Path) -> None:
     assert build([ref], options(tmp_path, jobs=1, probe=False, retry_failed=True)).count(cached=True) == 1
     retried = build([ref], options(tmp_path, jobs=1, probe=True, retry_failed=True))
     assert retried.count(cached=False) == 1 and retried.probe_failures == [ref.id]
+
+
+def test_a_probe_out_of_memory_beside_other_workers_runs_again_alone(tmp_path: Path) -> None:
+    """One build verifies a model that needs more than a worker's share of the memory: it
+    runs out of memory at 6.5 GB beside another worker, then alone with 13 GB, and is
+    recorded once."""
+    ref, other = user("NeedsMemoryOnCpu"), user("TinyA")
+    stream = io.StringIO()
+    report = build([ref, other], options(tmp_path, jobs=2, probe=True, probe_level="stages",
+                                         memory_gb=6.5, timeout=300, stream=stream))
+    log = stream.getvalue()
+    assert "out of memory at 6.5 GB per worker: measuring each alone with 13.0 GB" in log
+    assert log.count(f"] {ref.id} exact") == 2  # the first run, then the one alone
+    doc = store.read_json(store.model_path(tmp_path, ref))
+    assert "probe_error" not in doc and doc["verification"]["verified"] is True
+    assert [o.ref for o in report.outcomes].count(ref) == 1 and report.probe_failures == []
+    (row,) = [r for r in store.read_index(tmp_path / "index.json") if r["name"] == ref.name]
+    assert row["verified"] is True and row["verify_note"] == ""
