@@ -375,6 +375,10 @@ class Builder:
                                       if m not in {r.id for r in again}]
         progress.total += len(retry)
         progress.to_build += len(retry)
+        # a replacement worker spawned near the end may still be starting, under the old
+        # limit and read by the finished schedule's selector: the new schedule spawns its own
+        for worker in list(self.workers):
+            self._retire(worker)
         self.memory_gb = alone
         self._schedule([Job(job.ref, job.key, job.request) for job in retry], 1, log_dir, progress)
         self.out_of_memory = []  # once alone is all there is
