@@ -158,7 +158,7 @@ class ReceptiveFieldEngine:
         axes: list[AxisRF | None] = []
         for k in range(self.naxes):
             carried = [(e.maps[k], r.axes[k]) for e, r in local if e.maps[k] is not None and r.axes[k] is not None]
-            axes.append(self._combine(carried, self._shape_stride(node, k)) if carried else None)
+            axes.append(self._combine(carried, node, k) if carried else None)
         rec = NodeRF(node.name, axes, is_global, depends)
         self._check_alignment(rec, local)
         return rec
@@ -187,7 +187,7 @@ class ReceptiveFieldEngine:
         extent = self.input_size[k] if k < len(self.input_size) else None
         return Fraction(extent, n) if n and extent else None
 
-    def _combine(self, carried: list[tuple[Transform, AxisRF]], stride: Fraction | None = None) -> AxisRF:
+    def _combine(self, carried: list[tuple[Transform, AxisRF]], node: GraphNode, k: int) -> AxisRF:
         states = [self._through(t, a) for t, a in carried]
         if len(states) == 1:
             return states[0]
@@ -207,6 +207,7 @@ class ReceptiveFieldEngine:
         # (CSATv2's gate resized back onto its residual: the residual's 8, not the gate's
         # 6.97, which compounded to 20.4 where the last map's stride is 64). Each unit's
         # exact box is separate (`unit_box`).
+        stride = self._shape_stride(node, k)
         jump = min(jumps, key=lambda j: (abs(j - stride), j)) if stride is not None else min(jumps)
         return AxisRF(jump, lo, hi, int(hi - lo) + 1, int(hi - lo) + 1, lo, hi, False, period)
 

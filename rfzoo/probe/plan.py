@@ -91,19 +91,19 @@ def _default_or_raise(
     units = _at_default(reference, names)
     if units is None:
         raise PlanError(error)
-    return reference, [replace(u, fixed_size=True) for u in units], why
+    return reference, units, why
 
 
 def _at_default(reference: AnalysisLike, names: Sequence[str]) -> list[StageUnit] | None:
-    """The stages' middle units at the default input, their boxes cut to it where an RF
-    is larger than the image (marked `clipped`); None if a stage has no box."""
+    """The stages' middle units placed at the default input (`fixed_size`), their boxes cut
+    to it where an RF is larger than the image (marked `clipped`); None if a stage has no box."""
     naxes = len(reference.input_size)
     out = []
     for s in (fitting_unit(reference, n, [None] * naxes) for n in names):
         if any(b is None for b in s.box):
             return None
         box = [(max(lo, 0), min(hi, n - 1)) for (lo, hi), n in zip(s.box, reference.input_size, strict=True)]  # type: ignore[misc]
-        out.append(replace(s, box=box, clipped=box != s.box))
+        out.append(replace(s, box=box, clipped=box != s.box, fixed_size=True))
     return _with_prefixes(reference, out)
 
 
@@ -128,16 +128,8 @@ def plan_axes(
     if why:
         return [_joint_plan(full, units, names, why, all_layers)]
     size = tuple(full.input_size)
-    extra: list[StageUnit] = []
-    unplaced: dict[str, str] = {}
-    copies: dict[str, str] = {}
-    if all_layers:
-        copies = {k: v for k, v in copied_layers(full).items() if k not in names}
-        extra, unplaced = _other_layers(full, set(names), copies)
-    return [
-        AxisPlan(a, size, units, narrow_widths(reference, names, a), extra, unplaced, copies)
-        for a in range(len(size))
-    ]
+    layers = _layer_checks(full, names, all_layers)
+    return [AxisPlan(a, size, units, narrow_widths(reference, names, a), *layers) for a in range(len(size))]
 
 
 def default_size_plan(reference: AnalysisLike, names: Sequence[str], all_layers: bool) -> AxisPlan | None:
@@ -147,8 +139,7 @@ def default_size_plan(reference: AnalysisLike, names: Sequence[str], all_layers:
     units = _at_default(reference, stage_names(reference, names))
     if units is None:
         return None
-    why = "the model fails at the planned larger input"
-    return _joint_plan(reference, [replace(u, fixed_size=True) for u in units], names, why, all_layers)
+    return _joint_plan(reference, units, names, "the model fails at the planned larger input", all_layers)
 
 
 def _joint_plan(
@@ -156,14 +147,21 @@ def _joint_plan(
 ) -> AxisPlan:
     """One run over the whole default input measures every axis at once, at the unit itself."""
     size = tuple(reference.input_size)
-    extra: list[StageUnit] = []
-    unplaced: dict[str, str] = {}
-    copies: dict[str, str] = {}
-    if all_layers:
-        copies = {k: v for k, v in copied_layers(reference).items() if k not in names}
-        extra, unplaced = _other_layers(reference, set(names), copies)
+    extra, unplaced, copies = _layer_checks(reference, names, all_layers)
     across = min(size[1:], default=size[0])
     return AxisPlan(0, size, units, (across,), extra, unplaced, copies, joint=True, at_default=why)
+
+
+def _layer_checks(
+    full: AnalysisLike, names: Sequence[str], all_layers: bool
+) -> tuple[list[StageUnit], dict[str, str], dict[str, str]]:
+    """With `all_layers`: the other layers measured on `full`'s input, the ones that cannot
+    be placed there (with why) and the copies (`copied_layers`); else nothing."""
+    if not all_layers:
+        return [], {}, {}
+    copies = {k: v for k, v in copied_layers(full).items() if k not in names}
+    extra, unplaced = _other_layers(full, set(names), copies)
+    return extra, unplaced, copies
 
 
 def copied_layers(analysis: AnalysisLike) -> dict[str, str]:
