@@ -35,9 +35,9 @@ from rfzoo.probe.targets import (
     memoized,
     stage_names,
 )
+from rfzoo.probe.verify import axis_plans, fallback_plan, verification_entry
 
 __all__ = ["GradientMap", "ProbeError", "Prepared", "gradient_map", "gradient_maps", "prepare", "probe_model"]
-from rfzoo.probe.verify import axis_plans, fallback_plan, verification_entry
 from rfzoo.probe.weights import INIT_DESCRIPTION, prepare_weights_, skipped_library_init
 
 

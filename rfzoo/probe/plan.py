@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from rfzoo.errors import RfzooError
 from rfzoo.probe.targets import (
@@ -129,7 +130,9 @@ def plan_axes(
         return [_joint_plan(full, units, names, why, all_layers)]
     size = tuple(full.input_size)
     layers = _layer_checks(full, names, all_layers)
-    return [AxisPlan(a, size, units, narrow_widths(reference, names, a), *layers) for a in range(len(size))]
+    repeats = {} if all_layers else repeated_stages(full, units)
+    return [AxisPlan(a, size, units, narrow_widths(reference, names, a), *layers, repeats=repeats)
+            for a in range(len(size))]
 
 
 def default_size_plan(reference: AnalysisLike, names: Sequence[str], all_layers: bool) -> AxisPlan | None:
@@ -149,7 +152,69 @@ def _joint_plan(
     size = tuple(reference.input_size)
     extra, unplaced, copies = _layer_checks(reference, names, all_layers)
     across = min(size[1:], default=size[0])
-    return AxisPlan(0, size, units, (across,), extra, unplaced, copies, joint=True, at_default=why)
+    repeats = {} if all_layers else repeated_stages(reference, units)
+    return AxisPlan(0, size, units, (across,), extra, unplaced, copies, repeats=repeats, joint=True,
+                    at_default=why)
+
+
+def repeated_stages(analysis: AnalysisLike, units: list[StageUnit]) -> dict[str, tuple[str, str]]:
+    """The stages a stage check leaves unmeasured: name -> the two measured stages around them.
+
+    A ViT lists each of its 12-48 blocks as a stage, and measuring stage k costs a backward
+    pass through k blocks: most of a deep transformer's probe. Stage k *repeats* stage k-1
+    when the engine sees the same block again (the ops from k-1 to k, with their per-axis
+    rules and their edges, equal those from k-2 to k-1) and gives it the same unit and box.
+    Of a run of repeats only the last is measured, with the stage before the run (the
+    block's first instance, whose ops the run repeats): a box growing along the run shows
+    at its end, since a block's residual path carries its input's support on. The stages
+    between are reported as implied by the two (`verify`); the every-layer check measures
+    them all.
+    """
+    engine = analysis.engine  # type: ignore[attr-defined]
+    nodes = list(engine.nodes)
+    order = {name: k for k, name in enumerate(nodes)}
+    segments: list[tuple[Any, ...] | None] = [None]
+    for before, after in zip(units, units[1:], strict=False):
+        segments.append(_segment(engine, nodes, order, before.name, after.name))
+    repeat = [
+        k >= 2 and segments[k] is not None and segments[k] == segments[k - 1]
+        and _same_place(units[k], units[k - 1])
+        for k in range(len(units))
+    ]
+    implied: dict[str, tuple[str, str]] = {}
+    k = 0
+    while k < len(units):
+        if not repeat[k]:
+            k += 1
+            continue
+        end = k
+        while end + 1 < len(units) and repeat[end + 1]:
+            end += 1
+        for j in range(k, end):  # the run k..end repeats stage k-1: measure k-1 and end
+            implied[units[j].name] = (units[k - 1].name, units[end].name)
+        k = end + 1
+    return implied
+
+
+def _same_place(a: StageUnit, b: StageUnit) -> bool:
+    return (a.unit, a.output_size, a.box, a.layout, a.prefix) == (b.unit, b.output_size, b.box, b.layout, b.prefix)
+
+
+def _segment(engine: Any, nodes: list[str], order: dict[str, int], start: str, end: str) -> tuple[Any, ...] | None:
+    """The engine's ops after `start` up to `end`, as rules and edges that do not depend on
+    the names (an input from `start` is "start"; one inside the segment, its position);
+    None when `end` does not come after `start`."""
+    if start not in order or end not in order or order[end] <= order[start]:
+        return None
+    names = nodes[order[start] + 1 : order[end] + 1]
+    where = {name: k for k, name in enumerate(names)}
+    out = []
+    for name in names:
+        node = engine.nodes[name]
+        edges = tuple(("start" if e.source == start else where.get(e.source, e.source), e.maps)
+                      for e in node.edges)
+        out.append((node.op, node.kind, node.mixes_all, node.keeps_local, node.output_size, edges))
+    return tuple(out)
 
 
 def _layer_checks(

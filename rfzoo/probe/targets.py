@@ -81,6 +81,9 @@ class AxisPlan:
     layers: list[StageUnit] = field(default_factory=list)
     unplaced: dict[str, str] = field(default_factory=dict)
     copies: dict[str, str] = field(default_factory=dict)  # see `copied_layers`
+    # Stages left unmeasured inside a run of repeated blocks: name -> the measured stages
+    # that bound the run (see `plan.repeated_stages`).
+    repeats: dict[str, tuple[str, str]] = field(default_factory=dict)
     # The model takes one input size (ViT, timm's Swin): no narrow run exists, so one
     # run over the whole input measures every axis at once, at the unit itself.
     joint: bool = False
@@ -217,11 +220,14 @@ def runtime_target(stage: StageUnit, axis: int, shape: Sequence[int]) -> StageUn
     elif stage.layout.startswith("N") and stage.layout.endswith("C") and stage.layout != "NLC":
         size = list(shape[1 : 1 + naxes])
     elif stage.layout == "NLC" and len(shape) == 3:
-        if naxes != 2:  # two unknown narrow axes in one token count
+        tokens = int(shape[1]) - stage.prefix
+        if tokens == math.prod(stage.output_size):  # every axis at full length (a joint run)
+            size = list(stage.output_size)
+        elif naxes != 2:  # two unknown narrow axes in one token count
             raise PlanError(f"token layout with {naxes} axes: cannot split {tuple(shape)}")
-        rest = (int(shape[1]) - stage.prefix) // max(1, stage.output_size[axis])
-        size = [rest, rest]
-        size[axis] = stage.output_size[axis]
+        else:
+            size = [tokens // max(1, stage.output_size[axis])] * 2
+            size[axis] = stage.output_size[axis]
     else:
         raise PlanError(f"unknown layout {stage.layout!r} of {stage.name} for shape {tuple(shape)}")
     if size[axis] != stage.output_size[axis]:

@@ -178,7 +178,7 @@ def _verification_entry(
     widths = []
     stage_rechecks = 0
     for plan in plans:
-        stages_only = replace(plan, layers=[])
+        stages_only = replace(plan, layers=[], stages=[s for s in plan.stages if s.name not in plan.repeats])
         if float32_first:
             width, supports, redone = _stages_float32_first(runner, gm, stages_only, in_channels,
                                                             samples=samples, seed=seed)
@@ -187,16 +187,15 @@ def _verification_entry(
             gm.to(torch.float64)
             width, supports, _ = measure_axis(runner, stages_only, in_channels, samples=samples, seed=seed)
         widths.append(width)
-        for stage, support in zip(plan.stages, supports, strict=True):
+        for stage, support in zip(stages_only.stages, supports, strict=True):
             for axis in plan.axes:
                 _record(per_stage, stage, axis, support)
     per_layer, rechecked = _check_layers(
         runner, gm, plans, widths, in_channels, unchecked, samples=samples, seed=seed
     )
-    stages = []
     for entry in per_stage.values():
         entry["agree"] = entry["measured_box"] == entry["analytic_box"]
-        stages.append(entry)
+    stages = _with_implied(per_stage, plans)
     checked = [e for name, e in per_layer.items() if name not in unchecked]
     for entry in checked:
         entry["agree"] = entry["measured_box"] == entry["analytic_box"]
@@ -347,6 +346,28 @@ def _check_layers(
         if None in entry["unit"] and name not in unchecked:
             unchecked[name] = "measured on some axes only"
     return per_layer, rechecked
+
+
+def _with_implied(per_stage: dict[str, dict[str, Any]], plans: list[AxisPlan]) -> list[dict[str, Any]]:
+    """The stage entries in plan order, the unmeasured repeats included: each names the two
+    measured stages that imply it and agrees when both agree (see `plan.repeated_stages`)."""
+    if not plans:
+        return list(per_stage.values())
+    out = []
+    for stage in plans[0].stages:
+        bounds = plans[0].repeats.get(stage.name)
+        if bounds is None:
+            out.append(per_stage[stage.name])
+            continue
+        out.append({
+            "node": stage.name,
+            "unit": list(stage.unit),
+            "measured_box": None,
+            "analytic_box": [list(b) if b else None for b in stage.box],
+            "implied_by": list(bounds),
+            "agree": all(per_stage[b]["agree"] for b in bounds),
+        })
+    return out
 
 
 def _input_sizes(plans: list[AxisPlan]) -> list[int]:

@@ -71,12 +71,19 @@ def verification_table(ver: Doc) -> str:
         agree = st.get("agree")
         mark = '<span class="rfz-ok">✓</span>' if agree else '<span class="rfz-bad">✗ no</span>'
         measured = box_text(st.get("measured_box"))
+        if st.get("implied_by"):  # a repeated block between two measured stages
+            first, last = st["implied_by"]
+            measured = f"implied: repeats the block of {code(first)}, up to {code(last)}"
         if agree is False:
             measured = f'<span class="rfz-bad">{measured}</span>'
         out.append(f"| {code(st.get('node'))} | {unit_text(st.get('unit'))} | "
                    f"{box_text(st.get('analytic_box'))} | {measured} | {mark} |")
     out.append("\n*unit position*: the output unit whose gradient was measured, as its index in the "
                "feature map; boxes are inclusive input-pixel ranges.")
+    if any(st.get("implied_by") for st in ver.get("stages") or []):
+        out.append("\n*implied*: a stage that repeats the block before it (the same ops with the same "
+                   "rules, the same unit and box) is not measured again: the stage before the run "
+                   "and the run's last stage are, and it agrees when both do.")
     return "\n".join(out) + "\n"
 
 

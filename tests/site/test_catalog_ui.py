@@ -164,6 +164,25 @@ def test_the_support_check_says_where_it_was_measured() -> None:
     assert "Checked inside the image only: 1 stage(s)" in clipped and "Measured at the default" not in clipped
 
 
+def test_the_support_check_names_the_stages_an_implied_stage_stands_on() -> None:
+    from rfzoo.site.model_checks import verification_table
+
+    box = [[0, 9], [0, 9]]
+    measured = [{"node": f"b{i}", "unit": [3, 3], "analytic_box": box, "measured_box": box, "agree": True}
+                for i in (1, 4)]
+    implied = {"node": "b2", "unit": [3, 3], "analytic_box": box, "measured_box": None,
+               "implied_by": ["b1", "b4"], "agree": True}
+    ver = {"verified": True, "dtype": "float32", "samples": 3, "input_size": [32, 32],
+           "stages": [measured[0], implied, measured[1]]}
+    html = verification_table(ver)
+    row = next(line for line in html.splitlines() if line.startswith("| <code>b2</code>"))
+    assert "implied: repeats the block of <code>b1</code>, up to <code>b4</code>" in row and "✓" in row
+    assert "*implied*: a stage that repeats the block before it" in html
+    bad = verification_table({**ver, "verified": False, "stages": [measured[0], {**implied, "agree": False}]})
+    assert '<span class="rfz-bad">implied: repeats' in bad
+    assert "*implied*" not in verification_table({**ver, "stages": measured})
+
+
 def test_the_model_card_says_why_a_model_is_not_verified() -> None:
     from rfzoo.site.model_card import card
 
