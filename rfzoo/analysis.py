@@ -115,6 +115,10 @@ class Analysis:
     built: BuiltGraph
     status: str
     reason: str
+    # The module as built (a library model on the meta device), for its metadata: the
+    # catalog reads timm's feature_info and the parameter count here instead of building it
+    # again. None for a module the caller passed in.
+    module: nn.Module | None = field(default=None, repr=False, compare=False)
 
     # -- queries -----------------------------------------------------------------------
 
@@ -303,7 +307,9 @@ def _analyze_named(spec: ModelSpec, sizes: tuple[int, ...] | None, in_channels: 
         except RfzooError as err:
             last_error = err
             continue
-        return _analyze_traced(spec.full_name, spec.source, gm, values, size, channels, allow_partial)
+        analysis = _analyze_traced(spec.full_name, spec.source, gm, values, size, channels, allow_partial)
+        analysis.module = model
+        return analysis
     assert last_error is not None
     raise last_error
 

@@ -6,6 +6,7 @@ library has it, or a user's own ``path/to/file.py:Factory`` / ``package.module:F
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib
@@ -14,7 +15,7 @@ import importlib.util
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,8 +48,17 @@ class ModelSpec:
 
         factory = _factory(self)
         try:
-            with torch.device(device):
-                model = factory()
+            try:
+                with torch.device(device):
+                    model = factory()
+            except Exception:
+                if device != "meta":
+                    raise
+                # A factory that computes with tensors (RegNet's block widths) cannot run
+                # on meta; run it on the CPU with only its parameters and buffers on meta:
+                # no init, and no full-size forward pass on the CPU later.
+                with _parameters_on_meta():
+                    model = factory()
         except RfzooError:
             raise
         except Exception as err:
@@ -164,6 +174,30 @@ def _unknown(name: str, candidates: list[str]) -> str:
     names = [full for c in close for full in by_bare[c]][:6]
     hint = f"; closest: {', '.join(names)}" if names else ""
     return f"unknown model {name!r}{hint}"
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Every parameter and buffer a module registers goes to the meta device."""
+    from torch import nn
+
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter_on_meta(module: nn.Module, name: str, param: Any) -> None:
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(module, name, param)
+
+    def buffer_on_meta(module: nn.Module, name: str, tensor: Any, persistent: bool = True) -> None:
+        register_buffer(module, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    nn.Module.register_parameter = parameter_on_meta  # type: ignore[method-assign]
+    nn.Module.register_buffer = buffer_on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
 
 
 def _factory(spec: ModelSpec) -> Callable[[], Any]:

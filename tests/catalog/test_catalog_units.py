@@ -101,6 +101,22 @@ def test_metadata_without_weights() -> None:
     assert [f["reduction"] for f in metadata.timm_feature_info(model)] == [2, 4, 8, 16, 32]
 
 
+def test_a_document_reads_params_and_stages_from_the_module_the_analysis_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No second build of a timm model for its metadata, and the same numbers as one."""
+    from rfzoo.catalog import worker
+
+    def no_second_build(name: str) -> None:
+        raise AssertionError(f"{name} built again for its metadata")
+
+    monkeypatch.setattr(metadata, "build_timm_meta", no_second_build)
+    doc = worker.build_document(ModelRef("timm", "resnet18"), None, probe=False)
+    assert doc["status"] == "exact" and doc["params"] == 11689512
+    assert [s["declared_reduction"] for s in doc["stages"]] == [2, 4, 8, 16, 32]
+    assert doc["feature_info_mismatches"] == []
+
+
 def test_cache_key_depends_on_what_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
     ref = ModelRef("timm", "resnet50")
     key = cache.model_key(ref, None)
