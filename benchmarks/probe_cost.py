@@ -97,17 +97,16 @@ def measure(name: str, erf_samples: int) -> dict[str, Any]:
 
 def catalog_stages(spec: Any) -> list[str] | None:
     """The stage nodes the catalog checks (its committed document's), or None (the analysis's)."""
-    import gzip
-    import json
     from pathlib import Path
 
+    from rfzoo.catalog import store
     from rfzoo.catalog.probe_step import stage_nodes
+    from rfzoo.catalog.sources import ModelRef
 
-    path = Path(__file__).resolve().parent.parent / "data" / "models" / spec.source / f"{spec.name}.json.gz"
+    path = store.model_path(Path(__file__).resolve().parents[1] / "data", ModelRef(spec.source, spec.name))
     if not path.is_file():
         return None
-    with gzip.open(path, "rt") as fh:
-        return stage_nodes(json.load(fh)) or None
+    return stage_nodes(store.read_json(path)) or None
 
 
 def measure_stages(name: str) -> dict[str, Any]:

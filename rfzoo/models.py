@@ -43,22 +43,11 @@ class ModelSpec:
 
     def build(self, device: str = "meta") -> nn.Module:
         """The module to analyze, in eval mode, randomly initialized (never downloads weights)."""
-        import torch
         from torch import nn
 
         factory = _factory(self)
         try:
-            try:
-                with torch.device(device):
-                    model = factory()
-            except Exception:
-                if device != "meta":
-                    raise
-                # A factory that computes with tensors (RegNet's block widths) cannot run
-                # on meta; run it on the CPU with only its parameters and buffers on meta:
-                # no init, and no full-size forward pass on the CPU later.
-                with _parameters_on_meta():
-                    model = factory()
+            model = _run_factory(factory, device)
         except RfzooError:
             raise
         except Exception as err:
@@ -174,6 +163,22 @@ def _unknown(name: str, candidates: list[str]) -> str:
     names = [full for c in close for full in by_bare[c]][:6]
     hint = f"; closest: {', '.join(names)}" if names else ""
     return f"unknown model {name!r}{hint}"
+
+
+def _run_factory(factory: Callable[[], Any], device: str) -> Any:
+    import torch
+
+    try:
+        with torch.device(device):
+            return factory()
+    except Exception:
+        if device != "meta":
+            raise
+    # A factory that computes with tensors (RegNet's block widths) cannot run on meta; run
+    # it on the CPU with only its parameters and buffers on meta: no init, and no full-size
+    # forward pass on the CPU later.
+    with _parameters_on_meta():
+        return factory()
 
 
 @contextlib.contextmanager

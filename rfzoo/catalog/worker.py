@@ -140,19 +140,22 @@ def _probe_fn() -> Callable[..., dict[str, Any]] | None:
 
 def _params_and_features(ref: ModelRef, spec: Any, built: Any = None) -> tuple[int | None, list | None]:
     """The parameter count and timm's feature_info, from `built` (the module the analysis
-    built) when given: building a timm model again took a sixth of a model's analysis."""
-    if ref.source == "timm":
-        model = built if built is not None else metadata.build_timm_meta(ref.name)
-        if model is None:
-            return None, None
-        return metadata.count_params(model), metadata.timm_feature_info(model)
+    built) when given: building a timm model again took a sixth of a model's analysis.
+    torchvision's count is its weights' metadata (the analysis may build one part only)."""
     if ref.source == "torchvision":
         return metadata._tv_params(ref.name), None
-    try:
-        model = spec.build("meta")
-    except Exception:  # noqa: BLE001 - some user models only build on CPU
-        model = spec.build("cpu")
-    return metadata.count_params(model), None
+    model = built
+    if model is None and ref.source == "timm":
+        model = metadata.build_timm_meta(ref.name)
+    elif model is None:
+        try:
+            model = spec.build("meta")
+        except Exception:  # noqa: BLE001 - some user models only build on CPU
+            model = spec.build("cpu")
+    if model is None:
+        return None, None
+    features = metadata.timm_feature_info(model) if ref.source == "timm" else None
+    return metadata.count_params(model), features
 
 
 def build_document(
