@@ -7,7 +7,8 @@
 A build that is not on a terminal logs one line per computed model with its seconds.
 Each shard gets `rfzoo.catalog.sources.shard`'s model list (the split CI uses), and its
 wall time is simulated as the build runs it: `--jobs` workers, each taking the next
-model of the shard when it finishes one. Prints, per N, the slowest and the median
+model of the shard when it finishes one, then the models that ran out of memory beside
+another worker measured again one at a time (their second line in the log). Prints, per N, the slowest and the median
 shard, the sum over shards (machine time) and the ratio to N = 1 in one run.
 """
 
@@ -27,13 +28,16 @@ from rfzoo.catalog import sources  # noqa: E402
 LINE = re.compile(r"^\[\d+/\d+\] (\S+) (exact|partial|failed) ([0-9.]+)s")
 
 
-def model_seconds(log: Path) -> dict[str, float]:
-    times: dict[str, float] = {}
+def model_seconds(log: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per model in the worker pool, and in the run alone after it (a model's
+    second line: it ran out of memory beside another worker)."""
+    pooled: dict[str, float] = {}
+    alone: dict[str, float] = {}
     for line in log.read_text().splitlines():
         m = LINE.match(line)
-        if m:  # a model measured again alone after running out of memory: both runs count
-            times[m.group(1)] = times.get(m.group(1), 0.0) + float(m.group(3))
-    return times
+        if m:
+            (alone if m.group(1) in pooled else pooled)[m.group(1)] = float(m.group(3))
+    return pooled, alone
 
 
 def wall_time(seconds: list[float], jobs: int) -> float:
@@ -42,6 +46,11 @@ def wall_time(seconds: list[float], jobs: int) -> float:
     for s in seconds:
         heapq.heappush(free, heapq.heappop(free) + s)
     return max(free)
+
+
+def shard_seconds(ids: list[str], pooled: dict[str, float], alone: dict[str, float], jobs: int) -> float:
+    """A shard's wall time: its models on `jobs` workers, then the alone ones in turn."""
+    return wall_time([pooled[i] for i in ids if i in pooled], jobs) + sum(alone.get(i, 0.0) for i in ids)
 
 
 def main() -> int:
@@ -53,10 +62,18 @@ def main() -> int:
                         help="list every shard of the whole catalog's split: its timed models and wall time")
     args = parser.parse_args()
     times: dict[str, float] = {}
+    alone: dict[str, float] = {}
     for log in args.logs:
-        times.update(model_seconds(log))
+        pooled, again = model_seconds(log)
+        times.update(pooled)
+        alone.update(again)
     print(f"{len(times)} models timed in {', '.join(map(str, args.logs))}; "
-          f"{sum(times.values()) / 60:.1f} min of model time")
+          f"{(sum(times.values()) + sum(alone.values())) / 60:.1f} min of model time, "
+          f"{sum(alone.values()) / 60:.1f} of it alone ({len(alone)} models measured again)")
+
+    def shard_wall(members: list) -> float:
+        return shard_seconds([r.id for r in members], times, alone, args.jobs)
+
     if args.per_shard:
         # the split CI runs (over every model), each shard's wall from its timed models; a
         # partly timed shard is also scaled up to its size (a rough figure, marked ~)
@@ -65,7 +82,7 @@ def main() -> int:
             for i in range(1, n + 1):
                 members = sources.shard(everything, i, n)
                 timed = [times[r.id] for r in members if r.id in times]
-                wall = wall_time(timed, args.jobs)
+                wall = shard_wall(members)
                 scaled = "" if len(timed) == len(members) or not timed else \
                     f", ~{wall * len(members) / len(timed) / 60:.1f} min scaled to all"
                 print(f"N={n} shard {i}: {len(timed)}/{len(members)} models timed, "
@@ -74,7 +91,7 @@ def main() -> int:
     refs = [r for r in sources.all_refs() if r.id in times]
     base = None
     for n in args.shards:
-        walls = [wall_time([times[r.id] for r in sources.shard(refs, i, n)], args.jobs) for i in range(1, n + 1)]
+        walls = [shard_wall(sources.shard(refs, i, n)) for i in range(1, n + 1)]
         slowest = max(walls)
         base = base or slowest
         print(f"N={n}: slowest shard {slowest / 60:.1f} min, median {statistics.median(walls) / 60:.1f} min, "
