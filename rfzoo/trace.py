@@ -123,6 +123,7 @@ def trace(model: nn.Module, source: str = "user", input_rank: int | None = None)
             graph = tracer.trace(model, concrete_args=_plain_default_args(model))
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
+    _thread_in_place_writes(graph)
     root = _codegen_safe_root(tracer.root, graph)
     try:
         gm = fx.GraphModule(root, graph, type(model).__name__)
@@ -130,6 +131,45 @@ def trace(model: nn.Module, source: str = "user", input_rank: int | None = None)
         raise UntraceableModelError(f"torch.fx cannot compile {type(model).__name__}: {_one_line(err)}") from None
     gm.training = tracer.root.training
     return gm
+
+
+# Library functions fx keeps whole that write into their first argument and return it.
+IN_PLACE_FUNCTIONS = {
+    # torchvision MViT v2's residual pooling: x[:, :, 1:] += q[:, :, 1:] (or x.add_(q)),
+    # whose caller then reads x, not the call's result
+    ("torchvision.models.video.mvit", "_add_shortcut"),
+}
+
+
+def _writes_in_place(node: fx.Node) -> bool:
+    """Whether `node` writes its result into its first argument and returns that tensor:
+    a tensor method such as `add_` (trailing underscore) or a known library function."""
+    if not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    if node.op == "call_method":
+        name = str(node.target)
+        return name.endswith("_") and not name.startswith("_")
+    if node.op == "call_function":
+        target = node.target
+        return (getattr(target, "__module__", None), getattr(target, "__name__", None)) in IN_PLACE_FUNCTIONS
+    return False
+
+
+def _thread_in_place_writes(graph: fx.Graph) -> None:
+    """Make every later reader of a tensor written in place read the write's node.
+
+    fx records `y.add_(z); w = f(y)` as f reading `y`'s node, so z's path would be missing
+    from the data flow (pytorch#68301). The write returns that same tensor, so reading its
+    node instead runs the same code and puts z on the path.
+    """
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    for node in list(graph.nodes):
+        if not _writes_in_place(node):
+            continue
+        written = node.args[0]
+        for user in list(written.users):
+            if user is not node and order[user] > order[node]:
+                user.replace_input_with(written, node)
 
 
 def _declared_rank(model: nn.Module) -> int | None:
