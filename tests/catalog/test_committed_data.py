@@ -31,3 +31,21 @@ def test_every_model_of_the_index_has_its_committed_document_within_the_size_bud
     total = sum(p.stat().st_size for p in store.document_paths(DATA))
     assert total <= 40 * 2**20, f"model documents take {total / 2**20:.1f} MB, over the 40 MB budget"
     assert not list((DATA / "models").glob("*/*.json")), "plain .json documents left beside the .json.gz"
+
+
+def test_the_readme_states_the_committed_verification_counts():
+    """The README's sentence "N of the M exact models are verified by gradients" and its
+    count of models not measured yet are the committed index's, so neither goes stale."""
+    import re
+
+    from rfzoo.catalog import store
+
+    rows = [r for r in store.read_index(DATA / "index.json") if r["status"] == "exact"]
+    verified = sum(1 for r in rows if r.get("verified") is True)
+    disagree = sum(1 for r in rows if r.get("verified") is False)
+    text = " ".join((DATA.parent / "README.md").read_text().split())
+    said = re.search(r"([\d,]+) of the ([\d,]+) exact models are verified by gradients", text)
+    assert said, "the README no longer states the verification count"
+    assert [int(g.replace(",", "")) for g in said.groups()] == [verified, len(rows)]
+    unmeasured = re.search(r"the other ([\d,]+) are not measured yet", text)
+    assert unmeasured and int(unmeasured.group(1).replace(",", "")) == len(rows) - verified - disagree
