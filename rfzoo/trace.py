@@ -22,8 +22,8 @@ from rfzoo.opaque import opaque_methods
 # timm notrace modules that rfzoo traces through anyway, each with why that is exact.
 TRACED_THROUGH = {
     # timm's reason: fx drops the in-place skipinit `out.mul_(gain)` from the data flow
-    # (pytorch#68301). The node still runs in place, and a scalar gain never moves a
-    # dependency, so the traced graph (convs, residual add, downsample shortcut) is exact.
+    # (pytorch#68301). `_thread_in_place_writes` puts it back, and a scalar gain never moves
+    # a dependency, so the traced graph (convs, residual add, downsample shortcut) is exact.
     "NormFreeBlock": "in-place scalar skipinit gain",
 }
 
