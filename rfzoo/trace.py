@@ -8,6 +8,7 @@ extraction tracer is deliberately not used: by default it makes every
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from fractions import Fraction
@@ -124,6 +125,7 @@ def trace(model: nn.Module, source: str = "user", input_rank: int | None = None)
     except Exception as err:  # fx raises many types; all mean "cannot trace"
         raise UntraceableModelError(f"torch.fx cannot trace {type(model).__name__}: {_one_line(err)}") from None
     _thread_in_place_writes(graph)
+    _copy_list_arguments(graph)
     root = _codegen_safe_root(tracer.root, graph)
     try:
         gm = fx.GraphModule(root, graph, type(model).__name__)
@@ -170,6 +172,42 @@ def _thread_in_place_writes(graph: fx.Graph) -> None:
         for user in list(written.users):
             if user is not node and order[user] > order[node]:
                 user.replace_input_with(written, node)
+
+
+def _copy_list_arguments(graph: fx.Graph) -> None:
+    """Give each call of a library function fx kept whole fresh copies of its list arguments.
+
+    fx stores list arguments as immutable lists, and every run of the graph (the probe's
+    included, not only the shape recorder's `_thaw`) would pass those: torchvision's 3D Swin
+    `_get_window_and_shift_size` writes into its window list when the input is narrower than
+    a window, which then raises TypeError. The copying shim keeps the function's name and
+    module, so rules, layer names and labels are unchanged.
+    """
+    for node in graph.nodes:
+        if node.op != "call_function" or not inspect.isfunction(node.target):
+            continue
+        package = (getattr(node.target, "__module__", "") or "").split(".")[0]
+        if package in ("torch", "rfzoo") or not _holds_lists([*node.args, *node.kwargs.values()]):
+            continue
+        node.target = _copying(node.target)
+
+
+def _holds_lists(values: list[Any]) -> bool:
+    return any(isinstance(v, (list, dict)) for v in values)  # fx's immutable ones subclass these
+
+
+_COPYING: dict[Any, Any] = {}
+
+
+def _copying(fn: Any) -> Any:
+    """`fn`, called with mutable copies of its list and dict arguments (one shim per function)."""
+    if fn not in _COPYING:
+        @functools.wraps(fn)
+        def shim(*args: Any, **kwargs: Any) -> Any:
+            return fn(*(_thaw(a) for a in args), **{k: _thaw(v) for k, v in kwargs.items()})
+
+        _COPYING[fn] = shim
+    return _COPYING[fn]
 
 
 def _declared_rank(model: nn.Module) -> int | None:
