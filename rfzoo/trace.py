@@ -177,8 +177,8 @@ def _thread_in_place_writes(graph: fx.Graph) -> None:
 def _copy_list_arguments(graph: fx.Graph) -> None:
     """Give each call of a library function fx kept whole fresh copies of its list arguments.
 
-    fx stores list arguments as immutable lists, and every run of the graph (the probe's
-    included, not only the shape recorder's `_thaw`) would pass those: torchvision's 3D Swin
+    fx stores list arguments as immutable lists, and every run of the graph (the shape
+    recorder's and the probe's) would pass those: torchvision's 3D Swin
     `_get_window_and_shift_size` writes into its window list when the input is narrower than
     a window, which then raises TypeError. The copying shim keeps the function's name and
     module, so rules, layer names and labels are unchanged.
@@ -208,6 +208,15 @@ def _copying(fn: Any) -> Any:
 
         _COPYING[fn] = shim
     return _COPYING[fn]
+
+
+def _thaw(value: Any) -> Any:
+    """A mutable copy of fx's immutable lists and dicts, nested ones included."""
+    if isinstance(value, fx.immutable_collections.immutable_list):
+        return [_thaw(v) for v in value]
+    if isinstance(value, fx.immutable_collections.immutable_dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
 
 
 def _declared_rank(model: nn.Module) -> int | None:
@@ -262,16 +271,6 @@ def _plain_default_args(model: nn.Module) -> dict[str, Any] | None:
     return extra or None
 
 
-def _thaw(value: Any) -> Any:
-    """fx stores list arguments as immutable lists; wrapped library functions may mutate
-    theirs (torchvision's 3D Swin `_get_window_and_shift_size`), so each call gets a copy."""
-    if isinstance(value, fx.immutable_collections.immutable_list):
-        return [_thaw(v) for v in value]
-    if isinstance(value, fx.immutable_collections.immutable_dict):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
-
-
 class _Recorder(fx.Interpreter):
     """Runs the graph once and keeps every node's value (meta tensors: shapes only)."""
 
@@ -286,9 +285,6 @@ class _Recorder(fx.Interpreter):
             raise _NodeFailure(n, err) from None
         self.values[n] = value
         return value
-
-    def call_function(self, target: Any, args: tuple, kwargs: dict) -> Any:
-        return super().call_function(target, tuple(_thaw(a) for a in args), {k: _thaw(v) for k, v in kwargs.items()})
 
     def call_module(self, target: Any, args: tuple, kwargs: dict) -> Any:
         module = self.fetch_attr(target)

@@ -3,9 +3,10 @@ recomputes nothing, and every committed RF was verified by the gradient probe.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from rfzoo.catalog import cache
+from rfzoo.catalog import cache, store
 from rfzoo.catalog.sources import ModelRef, default_refs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -21,8 +22,6 @@ def test_default_catalog_is_fresh_and_probed():
 
 
 def test_every_model_of_the_index_has_its_committed_document_within_the_size_budget():
-    from rfzoo.catalog import store
-
     rows = store.read_index(DATA / "index.json")
     assert len(rows) > 1400  # the whole zoo, not only the default catalog
     missing = [f"{r['source']}/{r['name']}" for r in rows
@@ -36,10 +35,6 @@ def test_every_model_of_the_index_has_its_committed_document_within_the_size_bud
 def test_the_readme_states_the_committed_verification_counts():
     """The README's sentence "N of the M exact models are verified by gradients" and its
     count of models not measured yet are the committed index's, so neither goes stale."""
-    import re
-
-    from rfzoo.catalog import store
-
     rows = [r for r in store.read_index(DATA / "index.json") if r["status"] == "exact"]
     verified = sum(1 for r in rows if r.get("verified") is True)
     disagree = sum(1 for r in rows if r.get("verified") is False)
