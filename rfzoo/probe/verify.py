@@ -280,8 +280,9 @@ def _stages_float32_first(
     """The stages along one axis, each measured up a ladder of rungs until its box equals
     the analytic one. Without `first_samples`: float32 (scaled backward), then float64, on
     `samples` random inputs. With it: float32 and float64 on `first_samples` inputs first,
-    then those two rungs on all `samples`, so a stage the cheap rungs do not settle gets
-    exactly the measurement it got without them, and every disagreement is decided by it.
+    then those two rungs on all `samples`, so a stage the cheap rungs do not settle is
+    measured as it was without them (the same inputs and width), and that measurement
+    decides every disagreement.
 
     Why a cheap rung cannot accept a wrong box: a measured support lies inside the true
     one (float32 errs by underflow, one input by a path that input leaves at a zero
