@@ -6,7 +6,8 @@ and is replaced after a crash, a timeout, an out-of-memory error, or RECYCLE_AFT
 models (importing torch costs seconds, so workers are reused, but not forever). A model
 that raises, hangs or kills its worker is stored as ``failed`` with a one-line reason,
 and the build goes on. A finished model is on disk with its cache entry before the next
-one is counted, so an interrupted build resumes where it stopped. A build holds a lock on
+one is counted, so an interrupted build resumes where it stopped (the models it left out of
+memory beside other workers included: it measures them alone). A build holds a lock on
 its data directory (rfzoo.catalog.lock): a second build into it is refused.
 """
 
@@ -241,6 +242,16 @@ def _crash_reason(worker: Worker, job: Job, killed_by_us: bool) -> str:
     return f"{what}; last message: {tail}" if tail else what
 
 
+_STORED_OUT_OF_MEMORY = re.compile(r"out of memory at the ([0-9.]+) GB per-worker limit")
+
+
+def _out_of_memory_limit(row: dict[str, Any]) -> float | None:
+    """The per-worker limit a stored probe ran out of memory at (`worker.one_line`'s
+    words in the row's verify_note), or None."""
+    found = _STORED_OUT_OF_MEMORY.search(str(row.get("verify_note") or ""))
+    return float(found.group(1)) if found else None
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -266,7 +277,11 @@ class Builder:
         self.workers: list[Worker] = []
         self.spawned = 0
         self.memory_gb = 0.0  # per worker, set by run(); 0: no limit
-        self.out_of_memory: list[Job] = []  # measured again alone at the end (`_alone_again`)
+        # measured again alone at the end (`_alone_again`), with the limit each ran out at:
+        # this build's (beside other workers), or a stored one (an earlier build was stopped
+        # before its own alone phase)
+        self.out_of_memory: list[tuple[Job, float]] = []
+        self.earlier_out_of_memory: set[ModelRef] = set()
 
     def _plan(self) -> list[Job]:
         jobs = []
@@ -279,22 +294,29 @@ class Builder:
                 self.report.outcomes.append(
                     Outcome(ref, str(row.get("status")), str(row.get("reason") or ""), True)
                 )
+                failed_at = _out_of_memory_limit(row)
+                if failed_at is not None and self.want_probe:
+                    self.out_of_memory.append((self._job(ref, key, entry), failed_at))
+                    self.earlier_out_of_memory.add(ref)
                 continue
-            request = {
-                "source": ref.source,
-                "name": ref.name,
-                "input_size": self.options.input_size,
-                "out": str(store.model_path(self.data_dir, ref).resolve()),
-                "probe": self.probe_level(ref),
-                # the stored probe ran the same probe code: the worker keeps its results if
-                # the new analysis gives the probe the same plan (probe_step.carry_over)
-                # (a stored probe failure is never carried into a probe build: --retry-failed
-                # measures those again, and only those)
-                "previous_probe_key": entry.probe_key if entry is not None
-                and cache.same_probe_code(entry.probe_key, self.probe_level(ref)) else None,
-            }
-            jobs.append(Job(ref, key, request))
+            jobs.append(self._job(ref, key, entry))
         return jobs
+
+    def _job(self, ref: ModelRef, key: str, entry: cache.CacheEntry | None) -> Job:
+        request = {
+            "source": ref.source,
+            "name": ref.name,
+            "input_size": self.options.input_size,
+            "out": str(store.model_path(self.data_dir, ref).resolve()),
+            "probe": self.probe_level(ref),
+            # the stored probe ran the same probe code: the worker keeps its results if
+            # the new analysis gives the probe the same plan (probe_step.carry_over)
+            # (a stored probe failure is never carried into a probe build: --retry-failed
+            # measures those again, and only those)
+            "previous_probe_key": entry.probe_key if entry is not None
+            and cache.same_probe_code(entry.probe_key, self.probe_level(ref)) else None,
+        }
+        return Job(ref, key, request)
 
     def probe_level(self, ref: ModelRef) -> str | bool:
         """False (no probe), "full" or "stages" (see rfzoo.catalog.probe_step)."""
@@ -341,10 +363,10 @@ class Builder:
             progress.finished(outcome.ref.id, outcome.status, None, cached=True)
         previous = _stop_on_sigterm()
         try:
-            if todo:
+            if todo or self.out_of_memory:
                 with tempfile.TemporaryDirectory(prefix=lock.log_dir_prefix()) as log_dir:
                     self._schedule(todo, jobs, Path(log_dir), progress)
-                    self._alone_again(jobs, Path(log_dir), progress)
+                    self._alone_again(Path(log_dir), progress)
         except KeyboardInterrupt:
             self.report.interrupted = True
         finally:
@@ -358,18 +380,29 @@ class Builder:
                 signal.signal(signal.SIGTERM, previous)
         return self.report
 
-    def _alone_again(self, jobs: int, log_dir: Path, progress: Progress) -> None:
+    def _alone_memory_gb(self) -> float:
+        """The memory of all the workers --jobs asks for, for one (0: no limit)."""
+        if self.options.memory_gb is None:
+            return default_memory_gb(1)
+        return self.options.memory_gb * max(1, self.options.jobs)
+
+    def _alone_again(self, log_dir: Path, progress: Progress) -> None:
         """Models that ran out of memory beside other workers, each again alone with the
         memory of them all (a 1B-parameter model's probe needs ~12 GB: more than half of a
-        24 GB machine), so `--all --jobs 2` verifies them without a second command."""
-        retry, self.out_of_memory = self.out_of_memory, []
-        if not retry or jobs < 2 or self.memory_gb == 0:
+        24 GB machine), so `--all --jobs 2` verifies them without a second command; and
+        those an earlier build left at a smaller limit, so a resumed build finishes them."""
+        alone = self._alone_memory_gb()
+        retry = [(job, at) for job, at in self.out_of_memory if at and (alone == 0 or alone > at)]
+        self.out_of_memory = []
+        if not retry:
             return
-        alone = (default_memory_gb(1) if self.options.memory_gb is None
-                 else self.options.memory_gb * jobs)
-        progress.note(f"rfzoo: {len(retry)} model(s) ran out of memory at {self.memory_gb:.1f} GB per "
-                      f"worker: measuring each alone with {alone:.1f} GB")
-        again = {job.ref for job in retry}
+        limits = " and ".join(sorted({f"{at:.1f}" for _, at in retry}, key=float))
+        earlier = sum(1 for job, _ in retry if job.ref in self.earlier_out_of_memory)
+        progress.note(f"rfzoo: {len(retry)} model(s) ran out of memory at {limits} GB per worker"
+                      + (f" ({earlier} in an earlier build)" if earlier else "")
+                      + (f": measuring each alone with {alone:.1f} GB" if alone else
+                         ": measuring each alone, with no memory limit"))
+        again = {job.ref for job, _ in retry}
         self.report.outcomes = [o for o in self.report.outcomes if o.ref not in again]
         self.report.probe_failures = [m for m in self.report.probe_failures
                                       if m not in {r.id for r in again}]
@@ -380,12 +413,12 @@ class Builder:
         for worker in list(self.workers):
             self._retire(worker)
         self.memory_gb = alone
-        self._schedule([Job(job.ref, job.key, job.request) for job in retry], 1, log_dir, progress)
+        self._schedule([Job(job.ref, job.key, job.request) for job, _ in retry], 1, log_dir, progress)
         self.out_of_memory = []  # once alone is all there is
 
     def _note_out_of_memory(self, job: Job, why: str) -> None:
         if "out of memory" in why.lower() or "out-of-memory" in why.lower() or "memoryerror" in why.lower():
-            self.out_of_memory.append(job)
+            self.out_of_memory.append((job, self.memory_gb))
 
     def write_index(self) -> None:
         rows = cache.current_rows(self.data_dir)

@@ -209,3 +209,27 @@ def test_a_probe_out_of_memory_beside_other_workers_runs_again_alone(tmp_path: P
     assert [o.ref for o in report.outcomes].count(ref) == 1 and report.probe_failures == []
     (row,) = [r for r in store.read_index(tmp_path / "index.json") if r["name"] == ref.name]
     assert row["verified"] is True and row["verify_note"] == ""
+
+
+def test_a_resumed_build_measures_alone_what_an_earlier_one_left_out_of_memory(tmp_path: Path) -> None:
+    """A build stopped before its alone phase leaves "out of memory at the 6.5 GB per-worker
+    limit" in the index (as does a build whose workers all had 6.5 GB); the next build with
+    more memory for one worker measures that model alone, then has nothing left to do."""
+    ref, other = user("NeedsMemoryOnCpu"), user("TinyA")
+    small = dict(probe=True, probe_level="stages", memory_gb=6.5, timeout=300)
+    build([ref, other], options(tmp_path, jobs=1, **small))
+    (row,) = [r for r in store.read_index(tmp_path / "index.json") if r["name"] == ref.name]
+    assert row["verified"] is None and "out of memory at the 6.5 GB per-worker limit" in row["verify_note"]
+
+    stream = io.StringIO()
+    report = build([ref, other], options(tmp_path, jobs=2, stream=stream, **small))
+    log = stream.getvalue()
+    assert ("1 model(s) ran out of memory at 6.5 GB per worker (1 in an earlier build): "
+            "measuring each alone with 13.0 GB") in log
+    assert {o.ref: o.cached for o in report.outcomes} == {ref: False, other: True}
+    (row,) = [r for r in store.read_index(tmp_path / "index.json") if r["name"] == ref.name]
+    assert row["verified"] is True and row["verify_note"] == ""
+
+    stream = io.StringIO()
+    report = build([ref, other], options(tmp_path, jobs=2, stream=stream, **small))
+    assert report.count(cached=True) == 2 and "measuring each alone" not in stream.getvalue()
