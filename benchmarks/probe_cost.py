@@ -109,13 +109,13 @@ def catalog_stages(spec: Any) -> list[str] | None:
     return stage_nodes(store.read_json(path)) or None
 
 
-def measure_stages(name: str) -> dict[str, Any]:
+def measure_stages(name: str, now_first: bool = False) -> dict[str, Any]:
     """The catalog's stage verification (probe level "stages") as the last stop ran it
-    (float32 first, every stage measured) and now (repeated blocks measured at a run's
-    ends only, see `rfzoo.probe.plan.repeated_stages`), on the same prepared model."""
-    from dataclasses import replace
-
+    (float32 first, float64 where it differs, three random inputs throughout) and now
+    (one random input first, all three only where one input's box differs: see
+    `rfzoo.probe.verify._stages_float32_first`), on the same prepared model."""
     import rfzoo
+    from rfzoo.catalog.probe_step import STAGES_FIRST_SAMPLES
     from rfzoo.models import resolve
     from rfzoo.probe.api import prepare
     from rfzoo.probe.verify import axis_plans, verification_entry
@@ -127,37 +127,42 @@ def measure_stages(name: str) -> dict[str, Any]:
     gm = prepared.gm
     names = catalog_stages(spec)
     plans, t["plan"] = timed(lambda: axis_plans(prepared.analyze_at, analysis, stages=names))
-    every = [replace(p, repeats={}) for p in plans]
     boxes_from = prepared.analyze_at(plans[0].full_size)
-    before, t["before"] = timed(
-        lambda: verification_entry(gm, boxes_from, every, prepared.in_channels, float32_first=True))
-    now, t["now"] = timed(
-        lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels, float32_first=True))
+    runs = {
+        "before": lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels, float32_first=True),
+        "now": lambda: verification_entry(gm, boxes_from, plans, prepared.in_channels, float32_first=True,
+                                          first_samples=STAGES_FIRST_SAMPLES),
+    }
+    entries = {}
+    for key in sorted(runs, reverse=now_first):  # alternate which runs first: no warm-up bias
+        entries[key], t[key] = timed(runs[key])
+    before, now = entries["before"], entries["now"]
     gm.to(torch.float32)
     t["fwd_bwd"] = fwd_bwd_seconds(gm, (prepared.in_channels, *analysis.input_size), repeats=1)
-    measured = {s["node"]: s["measured_box"] for s in before["stages"]}
-    t["same"] = all(s["measured_box"] == measured[s["node"]] for s in now["stages"] if not s.get("implied_by"))
-    t["stages"] = len(plans[0].stages) if plans else 0
-    t["implied"] = len(plans[0].repeats) if plans else 0
+    t["same"] = [s["measured_box"] for s in before["stages"]] == [s["measured_box"] for s in now["stages"]]
+    t["stages"] = sum(not s.get("implied_by") for s in now["stages"])
+    t["rechecks"] = (before.get("float64_rechecks", 0), now.get("float64_rechecks", 0),
+                     now.get("sample_rechecks", 0))
     t["verified"] = (before["verified"], now["verified"])
     return t
 
 
 def main_stages(models: list[str]) -> None:
-    print("stage verification (probe level stages), threads 1; ratios to one float32 fwd+bwd; "
-          "prepare and plan counted in both")
-    print(f"{'model':<40} {'fwd+bwd s':>9} {'before':>7} {'now':>6} {'speedup':>7}  stages  implied  "
-          "same boxes  verified (before, now)")
+    print("stage verification (probe level stages), threads 1; ratios to one float32 fwd+bwd "
+          "at the default size; prepare and plan counted in both")
+    print(f"{'model':<44} {'fwd+bwd s':>9} {'before':>7} {'now':>6} {'speedup':>7}  measured  "
+          "same boxes  rechecks (f64 before; f64, samples now)  verified (before, now)")
     totals = [0.0, 0.0]
-    for name in models:
-        t = measure_stages(name)
+    for k, name in enumerate(models):
+        t = measure_stages(name, now_first=k % 2 == 1)
         base = t["fwd_bwd"]
         fixed = t["prepare"] + t["plan"]
         costs = [fixed + t["before"], fixed + t["now"]]
         totals = [a + b for a, b in zip(totals, costs, strict=True)]
-        print(f"{name:<40} {base:>9.3f} {costs[0] / base:>7.1f} {costs[1] / base:>6.1f} "
-              f"{costs[0] / costs[1]:>7.2f}  {t['stages']:>6}  {t['implied']:>7}  {str(t['same']):>10}  "
-              f"{t['verified']}", flush=True)
+        b64, n64, nsamples = t["rechecks"]
+        print(f"{name:<44} {base:>9.3f} {costs[0] / base:>7.1f} {costs[1] / base:>6.1f} "
+              f"{costs[0] / costs[1]:>7.2f}  {t['stages']:>8}  {str(t['same']):>10}  "
+              f"{b64:>3}; {n64:>3}, {nsamples:>3}{'':>26}  {t['verified']}", flush=True)
     print(f"all: {totals[0]:.1f} s before, {totals[1]:.1f} s now ({totals[0] / totals[1]:.2f}x)")
 
 
@@ -167,7 +172,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--erf-samples", type=int, default=None)
     parser.add_argument("--stages", action="store_true",
-                        help="the catalog's stage verification: every stage (before) against repeats implied (now)")
+                        help="the catalog's stage verification: three random inputs throughout (before) "
+                             "against one input first (now)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.stages:

@@ -3,9 +3,9 @@
 Two levels. ``full`` (the default catalog, and models named on the command line): every
 stage and every other layer with a local RF checked in float64 (float32 first for the
 layers), plus the ERF maps. ``stages`` (the rest of the full catalog): one unit of every
-stage and of the summary node, float32 with the scaled backward first and float64 where
-it differs from the analytic box, no ERF: several times cheaper, so the whole zoo is
-verified routinely. This file is hashed into the probe's cache key, not the analysis's.
+stage and of the summary node, float32 with the scaled backward on one random input
+first, float64 and then three inputs where it differs from the analytic box, no ERF:
+several times cheaper, so the whole zoo is verified routinely. This file is hashed into the probe's cache key, not the analysis's.
 
 After an engine change, `carry_over` keeps a model's stored probe results when the new
 analysis gives the probe the same plan (see `rfzoo.probe.fingerprint`): re-analyzing the
@@ -17,6 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 LEVELS = ("full", "stages")
+# The stage level measures each stage on one random input first (float32, then float64)
+# and on all three only where one input's box differs: the verdicts of three inputs at
+# a third of the cost (benchmarks/probe_cost.py --stages).
+STAGES_FIRST_SAMPLES = 1
 
 
 def stage_nodes(doc: dict[str, Any]) -> list[str]:
@@ -74,5 +78,6 @@ def probe_document(doc: dict[str, Any], spec: Any, analysis: Any, level: str) ->
     if level == "full":
         doc.update(probe_model(spec, analysis, stages=names))
         return
-    doc.update(probe_model(spec, analysis, stages=names, erf=False, all_layers=False, float32_first=True))
+    doc.update(probe_model(spec, analysis, stages=names, erf=False, all_layers=False, float32_first=True,
+                           first_samples=STAGES_FIRST_SAMPLES))
     doc["verification"]["level"] = "stages"

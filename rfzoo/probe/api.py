@@ -120,6 +120,7 @@ def probe_model(
     stages: Sequence[str] | None = None,
     all_layers: bool = True,
     float32_first: bool = False,
+    first_samples: int | None = None,
 ) -> dict[str, Any]:
     """The schema's ``verification`` and ``erf`` entries for one model.
 
@@ -128,8 +129,8 @@ def probe_model(
     (default: the last layer of each resolution); with `all_layers`, the support
     check also measures every other layer with a local RF and stores the count
     that agree and every disagreement; `float32_first` measures the stages in float32
-    first (see `verification_entry`). Entries not asked for are None. Raises
-    `ProbeError` (or another `RfzooError`) when the model cannot be probed.
+    first, on `first_samples` random inputs when given (see `verification_entry`).
+    Entries not asked for are None. Raises `ProbeError` (or another `RfzooError`) when the model cannot be probed.
     """
     result: dict[str, Any] = {"verification": None, "erf": None}
     if not (verify or erf):
@@ -149,14 +150,14 @@ def probe_model(
             try:
                 entry = verification_entry(
                     prepared.gm, boxes_from, plans, prepared.in_channels, samples=samples, seed=seed,
-                    float32_first=float32_first,
+                    float32_first=float32_first, first_samples=first_samples,
                 )
             except NoWidthRuns as err:
                 if fallback is None:
                     raise
                 entry = verification_entry(
                     prepared.gm, analysis, [fallback], prepared.in_channels, samples=samples, seed=seed,
-                    float32_first=float32_first,
+                    float32_first=float32_first, first_samples=first_samples,
                 )
                 entry["at_default"] = f"{entry['at_default']} ({err})"
             entry["plan_fingerprint"] = plan_fingerprint(plans, boxes_from, analysis, names, fallback)

@@ -142,12 +142,20 @@ def detached_norm_functions() -> Iterator[None]:
 # Hardtanh when saturated, Hardswish below -3): a unit whose only path to an input pixel
 # runs through such a region in every sample hides that pixel from the support, and
 # on narrow probe inputs (3 taps of a 3x3 kernel) whole channels are dead that way.
-_GATED_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid)
+# Sigmoid and tanh belong here too: their derivative rounds to exactly zero once |x|
+# passes ~40 (float64) or ~17 (float32), and randomly initialized nets get there.
+# GhostNetV3's five summed branches reach 1e10 by block 8, so every DFC attention gate
+# was exactly 0 or 1 and hid its branch.
+_GATED_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh)
 _GATED_FUNCTIONS = frozenset({
     F.relu, torch.relu, F.relu6, F.hardtanh, F.hardswish, F.hardsigmoid,
     torch.clamp, torch.clamp_min, torch.clip,
+    torch.sigmoid, F.sigmoid, torch.tanh, F.tanh,
 })
-_GATED_METHODS = frozenset({"relu", "relu_", "clamp", "clamp_", "clamp_min", "clamp_min_", "clip"})
+_GATED_METHODS = frozenset({
+    "relu", "relu_", "clamp", "clamp_", "clamp_min", "clamp_min_", "clip",
+    "sigmoid", "sigmoid_", "tanh", "tanh_",
+})
 GATE_LEAK = 0.1  # gradient added through gated activations (values unchanged)
 
 

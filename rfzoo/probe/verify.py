@@ -134,6 +134,7 @@ def verification_entry(
     samples: int = 3,
     seed: int = 0,
     float32_first: bool = False,
+    first_samples: int | None = None,
 ) -> dict[str, Any]:
     """Measure every stage on every axis. Converts `gm`'s parameters to the dtype each pass
     needs (float64 for the float64 passes only: a 1B-parameter model's float64 copy alone
@@ -141,11 +142,13 @@ def verification_entry(
 
     `float32_first` measures the stages in float32 with the scaled backward first and
     again in float64 only on the axes where float32 differs from the analytic box (the
-    catalog's stage verification: several times cheaper, the same verdicts).
+    catalog's stage verification: several times cheaper, the same verdicts). With
+    `first_samples` below `samples`, those rungs use that many random inputs, and only the
+    stages still differing are measured on all `samples` (see `_stages_float32_first`).
     """
     with one_thread():
         return _verification_entry(gm, reference, plans, in_channels, samples=samples, seed=seed,
-                                   float32_first=float32_first)
+                                   float32_first=float32_first, first_samples=first_samples)
 
 
 @contextlib.contextmanager
@@ -168,6 +171,7 @@ def _verification_entry(
     samples: int,
     seed: int,
     float32_first: bool = False,
+    first_samples: int | None = None,
 ) -> dict[str, Any]:
     runner = LocalRunner(gm, detach=detach_names(reference), leak_gates=True)
     unsupported = sorted(
@@ -176,13 +180,14 @@ def _verification_entry(
     per_stage: dict[str, dict[str, Any]] = {}
     unchecked: dict[str, str] = dict(plans[0].unplaced) if plans else {}
     widths = []
-    stage_rechecks = 0
+    rechecks = {"float64": 0, "samples": 0}
     for plan in plans:
         stages_only = replace(plan, layers=[], stages=[s for s in plan.stages if s.name not in plan.repeats])
         if float32_first:
             width, supports, redone = _stages_float32_first(runner, gm, stages_only, in_channels,
-                                                            samples=samples, seed=seed)
-            stage_rechecks += redone
+                                                            samples=samples, seed=seed,
+                                                            first_samples=first_samples)
+            rechecks = {k: rechecks[k] + redone[k] for k in rechecks}
         else:
             gm.to(torch.float64)
             width, supports, _ = measure_axis(runner, stages_only, in_channels, samples=samples, seed=seed)
@@ -237,7 +242,10 @@ def _verification_entry(
     if layers is not None:
         result["layers"] = layers
     if float32_first:
-        result["float64_rechecks"] = stage_rechecks  # stage-axes measured again in float64
+        result["float64_rechecks"] = rechecks["float64"]  # stage-axes measured again in float64
+    if float32_first and first_samples and first_samples < samples:
+        result["first_samples"] = first_samples  # the ladder's first rungs (see _stages_float32_first)
+        result["sample_rechecks"] = rechecks["samples"]  # stage-axes measured again on all samples
     if plans and plans[0].at_default:
         result["at_default"] = plans[0].at_default
     cut = [s.name for s in (plans[0].stages if plans else []) if s.clipped]
@@ -267,23 +275,51 @@ def _stages_float32_first(
     *,
     samples: int,
     seed: int,
-) -> tuple[int, list[Support], int]:
-    """The stages along one axis in float32 (scaled backward), then in float64 on the
-    same width for the stages whose float32 box differs from the analytic one (float32
-    errs only by underflow or a rounding residue; float64 decides)."""
-    gm.to(torch.float32)
-    with flush_denormals():
-        width, supports, _ = measure_axis(runner, plan, in_channels, samples=samples, seed=seed,
-                                          dtype=torch.float32, scale=FLOAT32_SCALE)
-    redo = [k for k, (stage, support) in enumerate(zip(plan.stages, supports, strict=True))
-            if any(support.box[a] != stage.box[a] for a in plan.axes)]
-    if redo:
-        gm.to(torch.float64)
-        again = replace(plan, stages=[plan.stages[k] for k in redo], widths=(width,))
-        _, found, _ = measure_axis(runner, again, in_channels, samples=samples, seed=seed)
-        for k, support in zip(redo, found, strict=True):
+    first_samples: int | None = None,
+) -> tuple[int, list[Support], dict[str, int]]:
+    """The stages along one axis, each measured up a ladder of rungs until its box equals
+    the analytic one. Without `first_samples`: float32 (scaled backward), then float64, on
+    `samples` random inputs. With it: float32 and float64 on `first_samples` inputs first,
+    then those two rungs on all `samples`, so a stage the cheap rungs do not settle is
+    measured as it was without them (the same inputs and width), and that measurement
+    decides every disagreement.
+
+    Why a cheap rung cannot accept a wrong box: a measured support lies inside the true
+    one (float32 errs by underflow, one input by a path that input leaves at a zero
+    derivative, such as max pooling's routing), so a box equal to the analytic one shows
+    that box is reached; a rung only accepts equality. What fewer inputs weaken is the
+    other direction, a true support wider than the analytic box, which one input shows
+    too unless max pooling routes the wider path away in it.
+
+    Returns the width, the supports and how many stage-axes were measured again in
+    float64 and on all samples.
+    """
+    first = min(first_samples or samples, samples)
+    rungs = [(torch.float32, first), (torch.float64, first)]
+    if first < samples:
+        rungs += [(torch.float32, samples), (torch.float64, samples)]
+    counts = {"float64": 0, "samples": 0}
+    width, supports, todo = 0, [], list(range(len(plan.stages)))
+    for dtype, n in rungs:
+        if not todo:
+            break
+        if width:  # a recheck, on the width the first rung found, of the stages still differing
+            if dtype == torch.float64:
+                counts["float64"] += len(todo)
+            if n > first and dtype == torch.float32:
+                counts["samples"] += len(todo)
+        gm.to(dtype)
+        step = replace(plan, stages=[plan.stages[k] for k in todo], widths=(width,) if width else plan.widths)
+        scale = FLOAT32_SCALE if dtype == torch.float32 else 1.0
+        with flush_denormals() if dtype == torch.float32 else contextlib.nullcontext():
+            width, found, _ = measure_axis(runner, step, in_channels, samples=n, seed=seed,
+                                           dtype=dtype, scale=scale)
+        if not supports:
+            supports = list(found)
+        for k, support in zip(todo, found, strict=True):
             supports[k] = support
-    return width, supports, len(redo)
+        todo = [k for k in todo if any(supports[k].box[a] != plan.stages[k].box[a] for a in plan.axes)]
+    return width, supports, counts
 
 
 def _check_layers(

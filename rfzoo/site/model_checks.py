@@ -62,7 +62,11 @@ def verification_table(ver: Doc) -> str:
         clipped = (f'!!! note "Measured at the default input"\n'
                    f"    {md(ver['at_default'])}; every stage's box fits inside it.\n")
     axes_note = "(t; y; x)" if len(ver.get("input_size") or []) == 3 else "(y; x)"
-    out = [f"**Support check** ({md(ver.get('dtype'))}, {num(ver.get('samples'))} random inputs, "
+    inputs = f"{num(ver.get('samples'))} random inputs"
+    if ver.get("first_samples"):  # the stage level's ladder (rfzoo.probe.verify)
+        inputs = (f"{num(ver['first_samples'])} random input first, all {num(ver.get('samples'))} "
+                  f"where it fell short: {num(ver.get('sample_rechecks') or 0)} stage-axes")
+    out = [f"**Support check** ({md(ver.get('dtype'))}, {inputs}, "
            f"input {axes(ver.get('input_size'))}, global-context paths detached). {head}\n", clipped,
            layers_check(ver),
            f"| stage node | unit position | analytic box {axes_note} | measured box {axes_note} | agrees |",

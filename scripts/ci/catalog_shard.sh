@@ -22,6 +22,12 @@ mkdir -p "$out"
 start=$SECONDS
 # shellcheck disable=SC2086  # CATALOG_BUILD_ARGS is a list of words
 rfzoo build "${selection[@]}" --shard "$index/$count" --data-dir "$out" $CATALOG_BUILD_ARGS
+# the default models whose full probe passed the stage checks' time limit: again, alone, longer
+slow=$("$PYTHON" scripts/ci/catalog_slow_full.py "$out")
+if [ -n "$slow" ]; then
+    # shellcheck disable=SC2086 # one source/name per line, never a space in them
+    rfzoo build $slow --data-dir "$out" --retry-failed --jobs 1 --timeout "$CATALOG_FULL_PROBE_TIMEOUT"
+fi
 echo "shard $index/$count built in $((SECONDS - start)) s" | tee -a "${GITHUB_STEP_SUMMARY:-/dev/null}"
 
 if [ -n "$warm" ]; then

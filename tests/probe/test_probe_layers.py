@@ -42,6 +42,30 @@ def test_leaky_gates_reveal_a_path_that_a_dead_relu_hides() -> None:
     assert torch.equal(LocalRunner(gm, leak_gates=True).run(x), gm(x))  # values unchanged
 
 
+class SaturatedGate(nn.Module):
+    """GhostNetV3's DFC attention in miniature: a 3x3 path times a sigmoid gate computed
+    by a 5x5 branch whose pre-activations are huge, so the gate is exactly 0 or 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Conv2d(1, 1, 5, padding=2)
+        self.narrow = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.narrow(x) * torch.sigmoid(self.wide(x) * 1e12) + torch.tanh(self.narrow(x) * 1e12)
+
+
+def test_leaky_gates_reveal_a_path_behind_a_saturated_sigmoid() -> None:
+    gm = torch.fx.symbolic_trace(SaturatedGate().double().eval())
+    out = next(n for n in gm.graph.nodes if n.op == "output").args[0].name
+    plain = gradient_support(LocalRunner(gm), out, (1, 16, 16), (8, 8), samples=4)
+    leaky = gradient_support(LocalRunner(gm, leak_gates=True), out, (1, 16, 16), (8, 8), samples=4)
+    assert plain.box == [(7, 9), (7, 9)]  # the gate's 5x5 branch is hidden, its tanh too
+    assert leaky.box == [(6, 10), (6, 10)]
+    x = torch.randn(2, 1, 16, 16, dtype=torch.float64)
+    assert torch.equal(LocalRunner(gm, leak_gates=True).run(x), gm(x))  # values unchanged
+
+
 class PadToFour(nn.Module):
     """DaViT's stem: pad right/bottom to a multiple of 4, then a 4x4 stride-4 conv."""
 

@@ -193,3 +193,15 @@ def test_the_model_card_says_why_a_model_is_not_verified() -> None:
     inside = card({**base, "verification": {"verified": True, "clipped": ["layer4"],
                                             "clipped_reason": "the model takes one input size 224x224"}})
     assert "✓ verified inside the image only" in inside and "one input size 224x224" in inside
+
+
+def test_the_support_check_says_how_many_inputs_measured_it() -> None:
+    from rfzoo.site.model_checks import verification_table
+
+    box = [[0, 9], [0, 9]]
+    stage = {"node": "s", "unit": [3, 3], "analytic_box": box, "measured_box": box, "agree": True}
+    ver = {"verified": True, "dtype": "float32, float64 where it differed", "samples": 3,
+           "input_size": [32, 32], "stages": [stage]}
+    assert "float64 where it differed, 3 random inputs, input" in verification_table(ver)
+    ladder = verification_table({**ver, "first_samples": 1, "sample_rechecks": 2})
+    assert "1 random input first, all 3 where it fell short: 2 stage-axes, input" in ladder
