@@ -3,7 +3,7 @@ one `source/name` per line: catalog_shard.sh measures them again, alone, with a 
 
 The 5-minute limit (CATALOG_BUILD_ARGS) is sized for the stage checks of the rest of the zoo;
 a default model's full probe (every layer and the ERF maps) is heavier: Inception-ResNet-v2's
-took 5m18s alone on 2 cores. Without this second pass every library update would leave it
+took 528 s alone on 2 cores. Without this second pass every library update would leave it
 "timed out" and unverified in the catalog pull request.
 
 Usage: python scripts/ci/catalog_slow_full.py DATA_DIR
