@@ -281,7 +281,6 @@ class Builder:
         # this build's (beside other workers), or a stored one (an earlier build was stopped
         # before its own alone phase)
         self.out_of_memory: list[tuple[Job, float]] = []
-        self.earlier_out_of_memory: set[ModelRef] = set()
 
     def _plan(self) -> list[Job]:
         jobs = []
@@ -297,7 +296,6 @@ class Builder:
                 failed_at = _out_of_memory_limit(row)
                 if failed_at is not None and self.want_probe:
                     self.out_of_memory.append((self._job(ref, key, entry), failed_at))
-                    self.earlier_out_of_memory.add(ref)
                 continue
             jobs.append(self._job(ref, key, entry))
         return jobs
@@ -397,7 +395,7 @@ class Builder:
         if not retry:
             return
         limits = " and ".join(sorted({f"{at:.1f}" for _, at in retry}, key=float))
-        earlier = sum(1 for job, _ in retry if job.ref in self.earlier_out_of_memory)
+        earlier = sum(1 for job, _ in retry if not job.started)  # never sent in this build
         progress.note(f"rfzoo: {len(retry)} model(s) ran out of memory at {limits} GB per worker"
                       + (f" ({earlier} in an earlier build)" if earlier else "")
                       + (f": measuring each alone with {alone:.1f} GB" if alone else

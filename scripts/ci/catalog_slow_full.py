@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rfzoo.catalog import sources, store
+from rfzoo.catalog.sources import ModelRef
 
 TIMED_OUT = "not measured: timed out"  # the verify_note of a probe that timed out (runner.py)
 
@@ -25,7 +26,7 @@ def slow_default_models(data_dir: Path) -> list[str]:
         return []
     defaults = {ref.id for ref in sources.default_refs()}
     return [ref_id for row in store.read_index(index)
-            if (ref_id := f"{row['source']}/{row['name']}") in defaults
+            if (ref_id := ModelRef(row["source"], row["name"]).id) in defaults
             and str(row.get("verify_note") or "").startswith(TIMED_OUT)]
 
 
